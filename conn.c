@@ -1,0 +1,443 @@
+/*
+ * conn.c — connections: the slab that holds them and the state machine
+ * that moves each one from bytes in to bytes out.
+ *
+ * Owns: the per-worker slab of struct ducta_conn (allocated once, reused
+ * through a free list), each connection's read and write buffers, the
+ * recv/send/close syscalls on connected sockets, and the response bytes.
+ *
+ * Does not own: epoll or accept (ducta.c), request syntax (parse.c), or
+ * which handler answers (router.c).
+ *
+ * The state machine (the enum is in ducta.h):
+ *
+ *     KEEPALIVE ──recv──▶ PARSING ──complete──▶ HANDLING ──▶ PARSING ...
+ *         ▲                │   ▲ incomplete        │
+ *         │                │   └──── READING ◀─────┘ (rest of a request)
+ *         │                ▼ nothing left to parse
+ *         └─── sent ──── WRITING ── close? ──▶ CLOSING / LINGERING
+ *
+ * Each state has one function that does its work and returns the next
+ * state. A function that returns the state it was called in is waiting for
+ * the kernel (no bytes yet, socket buffer full); conn_run() then returns
+ * to the event loop until epoll reports a change.
+ *
+ * Pipelining falls out of the order: PARSING answers every complete request
+ * in the read buffer before WRITING sends all their responses in one send.
+ */
+#include "ducta.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- the slab --------------------------------------------------------- */
+
+/* Slots are handed out from [0, high_water) through the free list first,
+ * then by raising high_water, so a slot (and its buffers) is touched only
+ * when it is first needed: a large --max-conns costs address space, not
+ * memory. The buffers are one anonymous mapping for the same reason. */
+int ducta_slab_init(struct ducta_worker *w)
+{
+    size_t n = (size_t)w->cfg->max_conns;
+    w->slab = calloc(n, sizeof *w->slab);
+    if (!w->slab)
+        return -1;
+    size_t bytes = n * (DUCTA_RBUF_SIZE + DUCTA_WBUF_SIZE);
+    w->buffers = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (w->buffers == MAP_FAILED) {
+        free(w->slab);
+        w->slab = NULL;
+        return -1;
+    }
+    w->free_head = DUCTA_NO_SLOT;
+    w->live = w->high_water = 0;
+    return 0;
+}
+
+void ducta_slab_free(struct ducta_worker *w)
+{
+    for (uint32_t i = 0; i < w->high_water; i++)
+        if (w->slab[i].state != DUCTA_CONN_FREE)
+            ducta_conn_close(w, &w->slab[i]);
+    if (w->buffers)
+        munmap(w->buffers, (size_t)w->cfg->max_conns *
+                               (DUCTA_RBUF_SIZE + DUCTA_WBUF_SIZE));
+    free(w->slab);
+    w->slab = NULL;
+    w->buffers = NULL;
+}
+
+struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd)
+{
+    uint32_t i;
+    if (w->free_head != DUCTA_NO_SLOT) {
+        i = w->free_head;
+        w->free_head = w->slab[i].next_free;
+    } else if (w->high_water < (uint32_t)w->cfg->max_conns) {
+        i = w->high_water++;
+    } else {
+        return NULL;
+    }
+    struct ducta_conn *c = &w->slab[i];
+    uint32_t gen = c->gen;
+    memset(c, 0, offsetof(struct ducta_conn, req));
+    c->gen = gen;
+    c->fd = fd;
+    c->state = DUCTA_CONN_KEEPALIVE;
+    c->rbuf = w->buffers + (size_t)i * (DUCTA_RBUF_SIZE + DUCTA_WBUF_SIZE);
+    c->wbuf = c->rbuf + DUCTA_RBUF_SIZE;
+    /* The client usually sends its request right after connecting, so try
+     * reading before epoll tells us: one round trip through the loop saved
+     * for every new connection. The socket starts writable. */
+    c->in_ready = c->out_ready = 1;
+    w->live++;
+    return c;
+}
+
+void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c)
+{
+    /* close(2) also removes the socket from epoll; an event already
+     * queued for it carries the old generation and is ignored. */
+    close(c->fd);
+    c->fd = -1;
+    c->state = DUCTA_CONN_FREE;
+    c->gen++;
+    uint32_t i = (uint32_t)(c - w->slab);
+    c->next_free = w->free_head;
+    w->free_head = i;
+    w->live--;
+}
+
+/* ---- response bytes --------------------------------------------------- */
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default:  return "Unknown";
+    }
+}
+
+static char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+static char *put_str(char *p, const char *s)
+{
+    return put(p, s, strlen(s));
+}
+
+static char *put_uint(char *p, size_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* The bytes a response head can take besides the body and the content
+ * type: status line, fixed fields, Allow, Connection (generous). */
+enum { RESPONSE_HEAD_MAX = 512 };
+
+/* Append one response to the write buffer. The caller has made sure that
+ * DUCTA_MAX_RESPONSE bytes are free. Returns 0, or -1 if this response is
+ * larger than DUCTA_MAX_RESPONSE (nothing is written then). */
+static int append_response(struct ducta_worker *w, struct ducta_conn *c,
+                           const struct ducta_response *res,
+                           const char *allow, int head_only)
+{
+    size_t ct_len = strlen(res->content_type);
+    size_t body = head_only ? 0 : res->body_len;
+    if (RESPONSE_HEAD_MAX + ct_len + body > DUCTA_MAX_RESPONSE)
+        return -1;
+    char *p = c->wbuf + c->wlen;
+    p = PUT_LIT(p, "HTTP/1.1 ");
+    p = put_uint(p, (size_t)res->status);
+    *p++ = ' ';
+    p = put_str(p, reason(res->status));
+    p = PUT_LIT(p, "\r\nServer: ducta\r\nDate: ");
+    p = put(p, w->date, DUCTA_DATE_LEN);
+    p = PUT_LIT(p, "\r\nContent-Type: ");
+    p = put(p, res->content_type, ct_len);
+    p = PUT_LIT(p, "\r\nContent-Length: ");
+    p = put_uint(p, res->body_len);  /* HEAD: the length GET would send */
+    p = PUT_LIT(p, "\r\n");
+    if (allow) {
+        p = PUT_LIT(p, "Allow: ");
+        p = put_str(p, allow);
+        p = PUT_LIT(p, "\r\n");
+    }
+    if (c->close_after)
+        p = PUT_LIT(p, "Connection: close\r\n");
+    else if (c->req.minor_version == 0)
+        p = PUT_LIT(p, "Connection: keep-alive\r\n");
+    p = PUT_LIT(p, "\r\n");
+    p = put(p, res->body, body);
+    c->wlen = (uint32_t)(p - c->wbuf);
+    return 0;
+}
+
+/* A complete answer to a request we will not serve; the connection closes
+ * after it (lingering, so the client reads it instead of a reset). */
+static enum ducta_conn_state error_response(struct ducta_worker *w,
+                                            struct ducta_conn *c, int status)
+{
+    struct ducta_response res = {status, "text/plain", reason(status), 0};
+    res.body_len = strlen(res.body);
+    c->close_after = DUCTA_CLOSE_LINGER;
+    c->req.minor_version = 1;
+    append_response(w, c, &res, NULL, 0);
+    return DUCTA_CONN_WRITING;
+}
+
+/* ---- one function per state ------------------------------------------- */
+
+/* KEEPALIVE and READING: take what the kernel has. */
+static enum ducta_conn_state on_read(struct ducta_conn *c)
+{
+    if (!c->in_ready)
+        return c->state;
+    size_t room = DUCTA_RBUF_SIZE - c->rlen;
+    if (room == 0)  /* cannot happen: limits fit the buffer; never spin */
+        return DUCTA_CONN_CLOSING;
+    for (;;) {
+        ssize_t n = recv(c->fd, c->rbuf + c->rlen, room, 0);
+        if (n > 0) {
+            c->rlen += (uint32_t)n;
+            /* A short read emptied the socket's queue: that consumed the
+             * edge, and new bytes will raise a new one. Treating it as
+             * EAGAIN saves one recv per batch. */
+            if ((size_t)n < room)
+                c->in_ready = 0;
+            return DUCTA_CONN_PARSING;
+        }
+        if (n == 0)
+            return DUCTA_CONN_CLOSING;  /* peer is done; nothing half-read
+                                           can ever complete */
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->in_ready = 0;
+            return c->state;
+        }
+        return DUCTA_CONN_CLOSING;  /* ECONNRESET and friends */
+    }
+}
+
+/* Move a partial request to the front of the read buffer, so that the
+ * buffer always has room for the rest of it (its limits fit the buffer). */
+static void compact(struct ducta_conn *c)
+{
+    if (c->rpos == 0)
+        return;
+    c->rlen -= c->rpos;
+    memmove(c->rbuf, c->rbuf + c->rpos, c->rlen);
+    c->rpos = 0;
+}
+
+static int wbuf_tight(const struct ducta_conn *c)
+{
+    return c->wlen > 0 && DUCTA_WBUF_SIZE - c->wlen < DUCTA_MAX_RESPONSE;
+}
+
+/* PARSING: is there a whole request at rpos? */
+static enum ducta_conn_state on_parse(struct ducta_worker *w,
+                                      struct ducta_conn *c)
+{
+    if (c->rpos == c->rlen) {
+        c->rpos = c->rlen = 0;
+        return c->wlen ? DUCTA_CONN_WRITING : DUCTA_CONN_KEEPALIVE;
+    }
+    /* Parsing is pure, so when the write buffer is too full to take an
+     * answer we flush first and parse this request again afterwards. */
+    if (wbuf_tight(c))
+        return DUCTA_CONN_WRITING;
+    size_t avail = c->rlen - c->rpos;
+    ssize_t n = ducta_parse_request(&c->parser, c->rbuf + c->rpos, avail,
+                                    &c->req);
+    if (n < 0)
+        return error_response(w, c, (int)-n);
+    if (n > 0) {
+        if (c->req.content_length > DUCTA_MAX_BODY)
+            return error_response(w, c, 413);
+        if (avail - (size_t)n >= c->req.content_length) {
+            c->head_len = (uint32_t)n;
+            c->req.body.len = c->req.content_length;
+            return DUCTA_CONN_HANDLING;
+        }
+        /* head complete, body still arriving: parse again when it has */
+        c->parser.scanned = 0;
+    }
+    compact(c);
+    return c->wlen ? DUCTA_CONN_WRITING : DUCTA_CONN_READING;
+}
+
+static const char not_found_body[] = "Not Found\n";
+static const char not_allowed_body[] = "Method Not Allowed\n";
+
+/* HANDLING: route, run the handler, append its response. */
+static enum ducta_conn_state on_handle(struct ducta_worker *w,
+                                       struct ducta_conn *c)
+{
+    struct ducta_request *req = &c->req;
+    int status = 0;
+    const char *allow = NULL;
+    struct ducta_response res;
+    ducta_handler h = ducta_route(req, &status, &allow);
+    if (h) {
+        res = (struct ducta_response){0, "text/plain", NULL, 0};
+        if (h(req, &res) != 0 || res.status < 200 || res.status > 599 ||
+            !res.content_type || (res.body_len && !res.body)) {
+            res = (struct ducta_response){500, "text/plain", NULL, 0};
+            res.body = reason(500);
+            res.body_len = strlen(res.body);
+        }
+    } else if (status == 405) {
+        res = (struct ducta_response){405, "text/plain", not_allowed_body,
+                                      sizeof not_allowed_body - 1};
+    } else {
+        res = (struct ducta_response){404, "text/plain", not_found_body,
+                                      sizeof not_found_body - 1};
+    }
+    if (!req->keep_alive || w->stopping)
+        c->close_after = DUCTA_CLOSE;
+    int head_only = req->method.len == 4 && memcmp(req->method.ptr, "HEAD", 4) == 0;
+    if (append_response(w, c, &res, allow, head_only) != 0) {
+        res = (struct ducta_response){500, "text/plain", NULL, 0};
+        res.body = reason(500);
+        res.body_len = strlen(res.body);
+        append_response(w, c, &res, NULL, 0);
+    }
+    w->served++;
+    c->rpos += c->head_len + (uint32_t)req->content_length;
+    c->parser = (struct ducta_parser){0};
+    return c->close_after ? DUCTA_CONN_WRITING : DUCTA_CONN_PARSING;
+}
+
+/* WRITING: send what is buffered; one send for the whole batch. */
+static enum ducta_conn_state on_write(struct ducta_conn *c)
+{
+    while (c->wpos < c->wlen) {
+        if (!c->out_ready)
+            return DUCTA_CONN_WRITING;
+        ssize_t n = send(c->fd, c->wbuf + c->wpos, c->wlen - c->wpos,
+                         MSG_NOSIGNAL);
+        if (n > 0) {
+            c->wpos += (uint32_t)n;
+            /* non-blocking and short: the socket buffer is full */
+            if (c->wpos < c->wlen)
+                c->out_ready = 0;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->out_ready = 0;
+            continue;
+        }
+        return DUCTA_CONN_CLOSING;  /* EPIPE, ECONNRESET: the peer is gone */
+    }
+    c->wpos = c->wlen = 0;
+    if (c->close_after == DUCTA_CLOSE_LINGER ||
+        (c->close_after == DUCTA_CLOSE &&
+         (c->in_ready || c->rpos < c->rlen))) {
+        /* Unread input may be waiting. Closing now would make the kernel
+         * send a reset, which can destroy our response in the client's
+         * receive buffer; shut down writing and drain instead. */
+        shutdown(c->fd, SHUT_WR);
+        c->linger_left = DUCTA_LINGER_MAX;
+        return DUCTA_CONN_LINGERING;
+    }
+    if (c->close_after)
+        return DUCTA_CONN_CLOSING;
+    return DUCTA_CONN_PARSING;
+}
+
+/* LINGERING: discard input until the client closes (or sends too much). */
+static enum ducta_conn_state on_linger(struct ducta_conn *c)
+{
+    while (c->in_ready) {
+        ssize_t n = recv(c->fd, c->rbuf, DUCTA_RBUF_SIZE, 0);
+        if (n > 0) {
+            if ((size_t)n >= c->linger_left)
+                return DUCTA_CONN_CLOSING;
+            c->linger_left -= (uint32_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->in_ready = 0;
+            break;
+        }
+        return DUCTA_CONN_CLOSING;  /* EOF or error: done */
+    }
+    return DUCTA_CONN_LINGERING;
+}
+
+/* The one transition function: run states until one has to wait. */
+static void conn_run(struct ducta_worker *w, struct ducta_conn *c)
+{
+    for (;;) {
+        enum ducta_conn_state s = c->state, next;
+        switch (s) {
+        case DUCTA_CONN_KEEPALIVE:
+        case DUCTA_CONN_READING:  next = on_read(c); break;
+        case DUCTA_CONN_PARSING:  next = on_parse(w, c); break;
+        case DUCTA_CONN_HANDLING: next = on_handle(w, c); break;
+        case DUCTA_CONN_WRITING:  next = on_write(c); break;
+        case DUCTA_CONN_LINGERING: next = on_linger(c); break;
+        case DUCTA_CONN_CLOSING:  ducta_conn_close(w, c); return;
+        case DUCTA_CONN_FREE:
+        default:                  return;
+        }
+        /* Draining for shutdown: an idle connection has nothing in flight */
+        if (next == DUCTA_CONN_KEEPALIVE && w->stopping)
+            next = DUCTA_CONN_CLOSING;
+        if (next == s)
+            return;  /* waiting for the kernel */
+        c->state = next;
+    }
+}
+
+void ducta_conn_event(struct ducta_worker *w, struct ducta_conn *c,
+                      unsigned events)
+{
+    if (events & DUCTA_EV_READ)
+        c->in_ready = 1;
+    if (events & DUCTA_EV_WRITE)
+        c->out_ready = 1;
+    conn_run(w, c);
+}
+
+void ducta_conn_begin_drain(struct ducta_worker *w, struct ducta_conn *c)
+{
+    if (c->state == DUCTA_CONN_KEEPALIVE)
+        ducta_conn_close(w, c);
+}

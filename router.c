@@ -1,0 +1,70 @@
+/*
+ * router.c — from a parsed request to the handler that answers it.
+ *
+ * Owns: the route table and the built-in handlers (/plaintext and /json,
+ * the TechEmpower endpoints every benchmark speaks), and the decision
+ * between a handler, 404 and 405.
+ *
+ * Does not own: how responses are written (conn.c) or parsed (parse.c).
+ *
+ * The table is small and scanned in order for now; a perfect hash generated
+ * at build time replaces the scan without changing ducta_route().
+ */
+#include "ducta.h"
+
+#include <string.h>
+
+static int plaintext(const struct ducta_request *req,
+                     struct ducta_response *res)
+{
+    (void)req;
+    static const char body[] = "Hello, World!";
+    *res = (struct ducta_response){200, "text/plain", body, sizeof body - 1};
+    return 0;
+}
+
+static int json(const struct ducta_request *req, struct ducta_response *res)
+{
+    (void)req;
+    static const char body[] = "{\"message\":\"Hello, World!\"}";
+    *res = (struct ducta_response){200, "application/json", body,
+                                   sizeof body - 1};
+    return 0;
+}
+
+struct route {
+    const char *method;
+    const char *path;
+    ducta_handler handler;
+};
+
+static const struct route routes[] = {
+    {"GET", "/plaintext", plaintext},
+    {"GET", "/json", json},
+};
+
+static int slice_is(ducta_slice s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+ducta_handler ducta_route(const struct ducta_request *req, int *status,
+                          const char **allow)
+{
+    int path_known = 0;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!slice_is(req->path, routes[i].path))
+            continue;
+        /* HEAD is GET without the body (RFC 9110 §9.3.2); conn.c drops
+         * the body bytes */
+        if (slice_is(req->method, routes[i].method) ||
+            (slice_is(req->method, "HEAD") &&
+             strcmp(routes[i].method, "GET") == 0))
+            return routes[i].handler;
+        path_known = 1;
+    }
+    *status = path_known ? 405 : 404;
+    *allow = path_known ? "GET, HEAD" : NULL;
+    return NULL;
+}

@@ -1,0 +1,410 @@
+/*
+ * test_conn.c — the connection state machine, driven over a socketpair.
+ *
+ * One worker runs in this thread without listeners: the test writes bytes
+ * on one end, turns the worker's loop by hand (ducta_worker_poll), and reads
+ * what the server wrote on the other end. Partial reads and writes are made
+ * to happen on purpose: a request split at every byte, a client that reads
+ * one byte at a time through a tiny socket buffer.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ducta.h"
+
+static struct ducta_config cfg;
+static struct ducta_worker w;
+
+static void setup(void)
+{
+    ducta_config_defaults(&cfg);
+    cfg.max_conns = 8;
+    cr_assert_eq(ducta_worker_init(&w, &cfg, 0), 0);
+}
+
+static void teardown(void)
+{
+    ducta_worker_destroy(&w);
+}
+
+TestSuite(conn, .init = setup, .fini = teardown);
+
+/* A connected pair: the server end is adopted by the worker. */
+static int connect_client(void)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    cr_assert_eq(ducta_worker_adopt(&w, sv[0]), 0);
+    return sv[1];
+}
+
+static void pump(void)
+{
+    for (int i = 0; i < 4; i++)
+        ducta_worker_poll(&w, 0);
+}
+
+static void send_all(int fd, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, s, n);
+        if (k < 0 && errno == EAGAIN) {
+            pump();
+            continue;
+        }
+        cr_assert_gt(k, 0, "write: %s", strerror(errno));
+        s += k;
+        n -= (size_t)k;
+    }
+}
+
+static void send_str(int fd, const char *s)
+{
+    send_all(fd, s, strlen(s));
+}
+
+struct resp {
+    int status;
+    char body[256];
+    int conn_close;
+};
+
+/* Collected bytes from the client end, and whether EOF was seen. */
+static char inbuf[1 << 20];
+static size_t inlen;
+static int eof;
+
+/* Read what is there, chunk bytes per recv (1 = a very slow reader). */
+static void drain_client(int fd, size_t chunk)
+{
+    for (;;) {
+        size_t room = sizeof inbuf - inlen;
+        ssize_t k = recv(fd, inbuf + inlen, chunk < room ? chunk : room, 0);
+        if (k > 0) {
+            inlen += (size_t)k;
+            if (chunk == 1)
+                pump();
+            continue;
+        }
+        if (k == 0)
+            eof = 1;
+        return;
+    }
+}
+
+/* Split inbuf into responses; returns how many are complete. */
+static int split_responses(struct resp *out, int max)
+{
+    size_t at = 0;
+    int n = 0;
+    while (n < max) {
+        char *end = memmem(inbuf + at, inlen - at, "\r\n\r\n", 4);
+        if (!end)
+            break;
+        size_t head = (size_t)(end + 4 - (inbuf + at));
+        char *h = inbuf + at;
+        cr_assert_eq(memcmp(h, "HTTP/1.1 ", 9), 0, "status line: %.20s", h);
+        char *cl = memmem(h, head, "Content-Length: ", 16);
+        cr_assert_not_null(cl);
+        size_t blen = strtoul(cl + 16, NULL, 10);
+        if (inlen - at - head < blen)
+            break;
+        out[n].status = atoi(h + 9);
+        out[n].conn_close = memmem(h, head, "Connection: close", 17) != NULL;
+        cr_assert_lt(blen, sizeof out[n].body);
+        memcpy(out[n].body, h + head, blen);
+        out[n].body[blen] = 0;
+        at += head + blen;
+        n++;
+    }
+    return n;
+}
+
+/* Turn the loop and read until n responses are complete (or give up). */
+static int await(int fd, struct resp *out, int n, size_t chunk)
+{
+    int got = 0;
+    for (int round = 0; round < 10000 && got < n && !eof; round++) {
+        pump();
+        drain_client(fd, chunk);
+        got = split_responses(out, n);
+    }
+    return got;
+}
+
+static void reset_inbuf(void)
+{
+    inlen = 0;
+    eof = 0;
+}
+
+static const char req_plain[] =
+    "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
+static const char req_json[] =
+    "GET /json HTTP/1.1\r\nHost: t\r\nAccept: */*\r\n\r\n";
+static const char req_404[] =
+    "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n";
+
+Test(conn, one_request)
+{
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, req_plain);
+    struct resp r[1];
+    cr_assert_eq(await(fd, r, 1, 4096), 1);
+    cr_assert_eq(r[0].status, 200);
+    cr_assert_str_eq(r[0].body, "Hello, World!");
+    cr_assert_eq(r[0].conn_close, 0);
+    cr_assert_eq(w.live, 1);
+    close(fd);
+    pump();
+    cr_assert_eq(w.live, 0, "peer close frees the slot");
+}
+
+Test(conn, request_split_at_every_byte)
+{
+    size_t len = strlen(req_json);
+    for (size_t k = 1; k < len; k++) {
+        reset_inbuf();
+        int fd = connect_client();
+        send_all(fd, req_json, k);
+        pump();
+        drain_client(fd, 4096);
+        cr_assert_eq(inlen, 0, "no answer to %zu of %zu bytes", k, len);
+        send_all(fd, req_json + k, len - k);
+        struct resp r[1];
+        cr_assert_eq(await(fd, r, 1, 4096), 1, "split at %zu", k);
+        cr_assert_eq(r[0].status, 200);
+        cr_assert_str_eq(r[0].body, "{\"message\":\"Hello, World!\"}");
+        close(fd);
+        pump();
+        cr_assert_eq(w.live, 0);
+    }
+}
+
+static void pipelined(int count)
+{
+    static const char *reqs[] = {req_plain, req_json, req_404};
+    static const int status[] = {200, 200, 404};
+    char batch[8192] = "";
+    for (int i = 0; i < count; i++)
+        strcat(batch, reqs[i % 3]);
+    reset_inbuf();
+    int fd = connect_client();
+    uint64_t before = w.served;
+    send_str(fd, batch);
+    struct resp r[64];
+    cr_assert_eq(await(fd, r, count, 65536), count);
+    cr_assert_eq(w.served - before, (uint64_t)count);
+    for (int i = 0; i < count; i++) {
+        cr_assert_eq(r[i].status, status[i % 3], "response %d in order", i);
+        if (i % 3 == 0)
+            cr_assert_str_eq(r[i].body, "Hello, World!");
+    }
+    close(fd);
+}
+
+Test(conn, two_pipelined_in_one_write) { pipelined(2); }
+Test(conn, sixteen_pipelined_in_one_write) { pipelined(16); }
+
+Test(conn, reader_taking_one_byte_at_a_time)
+{
+    /* Enough pipelined responses to overflow the smallest socket buffer,
+     * so the server's sends come back short and resume on EPOLLOUT. */
+    enum { N = 60 };
+    reset_inbuf();
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    int small = 1;  /* the kernel rounds up to its minimum */
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    cr_assert_eq(ducta_worker_adopt(&w, sv[0]), 0);
+    int fd = sv[1];
+    for (int i = 0; i < N; i++)
+        send_str(fd, i % 2 ? req_json : req_plain);
+    struct resp r[N];
+    cr_assert_eq(await(fd, r, N, 1), N);
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(r[i].status, 200);
+        cr_assert_str_eq(r[i].body, i % 2 ? "{\"message\":\"Hello, World!\"}"
+                                          : "Hello, World!");
+    }
+    close(fd);
+}
+
+Test(conn, connection_close_is_honoured)
+{
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, "GET /plaintext HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    struct resp r[1];
+    cr_assert_eq(await(fd, r, 1, 4096), 1);
+    cr_assert_eq(r[0].conn_close, 1);
+    for (int i = 0; i < 10 && !eof; i++) {
+        pump();
+        drain_client(fd, 4096);
+    }
+    cr_assert(eof, "server closed after Connection: close");
+    close(fd);
+    pump();
+    cr_assert_eq(w.live, 0);
+}
+
+Test(conn, http10_closes_unless_asked)
+{
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, "GET /json HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    struct resp r[2];
+    cr_assert_eq(await(fd, r, 1, 4096), 1);
+    cr_assert(memmem(inbuf, inlen, "Connection: keep-alive", 22));
+    cr_assert(!eof);
+    send_str(fd, "GET /json HTTP/1.0\r\n\r\n");
+    cr_assert_eq(await(fd, r, 2, 4096), 2);
+    for (int i = 0; i < 10 && !eof; i++) {
+        pump();
+        drain_client(fd, 4096);
+    }
+    cr_assert(eof);
+    close(fd);
+}
+
+Test(conn, bad_request_gets_400_and_hides_nothing_behind_it)
+{
+    /* the request after a bad one must never be answered: its framing
+     * cannot be trusted */
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, "GET / HTTP/1.1\r\nHost : t\r\n\r\n");
+    send_str(fd, req_plain);
+    struct resp r[2];
+    cr_assert_eq(await(fd, r, 2, 4096), 1);
+    cr_assert_eq(r[0].status, 400);
+    cr_assert_eq(r[0].conn_close, 1);
+    for (int i = 0; i < 10 && !eof; i++) {
+        pump();
+        drain_client(fd, 4096);
+    }
+    cr_assert(eof, "writing side shut after the error");
+    cr_assert_eq(split_responses(r, 2), 1);
+    cr_assert_eq(w.live, 1, "lingering until the client closes");
+    close(fd);
+    pump();
+    cr_assert_eq(w.live, 0);
+}
+
+Test(conn, body_is_skipped_exactly)
+{
+    /* a body split across writes; the next pipelined request starts
+     * exactly where it ended */
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, "POST /json HTTP/1.1\r\nHost: t\r\nContent-Length: 14\r\n\r\nGET /plai");
+    pump();
+    send_str(fd, "ntext");
+    pump();
+    send_str(fd, req_json);
+    struct resp r[2];
+    cr_assert_eq(await(fd, r, 2, 4096), 2);
+    cr_assert_eq(r[0].status, 405);
+    cr_assert_eq(r[1].status, 200);
+    cr_assert_str_eq(r[1].body, "{\"message\":\"Hello, World!\"}");
+    close(fd);
+}
+
+Test(conn, body_too_large_is_413)
+{
+    reset_inbuf();
+    int fd = connect_client();
+    char req[128];
+    snprintf(req, sizeof req, "POST /json HTTP/1.1\r\nHost: t\r\n"
+             "Content-Length: %d\r\n\r\n", DUCTA_MAX_BODY + 1);
+    send_str(fd, req);
+    struct resp r[1];
+    cr_assert_eq(await(fd, r, 1, 4096), 1);
+    cr_assert_eq(r[0].status, 413);
+    cr_assert_eq(r[0].conn_close, 1);
+    close(fd);
+}
+
+Test(conn, head_has_no_body)
+{
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, "HEAD /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+    send_str(fd, req_json);
+    for (int i = 0; i < 10; i++) {
+        pump();
+        drain_client(fd, 4096);
+    }
+    /* the HEAD response announces 13 bytes but sends none: the next
+     * response follows its blank line directly */
+    char *blank = memmem(inbuf, inlen, "\r\n\r\n", 4);
+    cr_assert_not_null(blank);
+    cr_assert(memmem(inbuf, inlen, "Content-Length: 13\r\n", 20));
+    cr_assert_eq(memcmp(blank + 4, "HTTP/1.1 200", 12), 0);
+    close(fd);
+}
+
+Test(conn, slots_are_reused_with_a_new_generation)
+{
+    int fd = connect_client();
+    struct ducta_conn *c = &w.slab[0];
+    uint32_t gen = c->gen;
+    cr_assert_neq(c->state, DUCTA_CONN_FREE);
+    close(fd);
+    pump();
+    cr_assert_eq(c->state, DUCTA_CONN_FREE);
+    cr_assert_neq(c->gen, gen, "a late event for the old socket is ignored");
+    int fd2 = connect_client();
+    cr_assert_eq(w.high_water, 1, "the freed slot came back from the list");
+    cr_assert_neq(c->state, DUCTA_CONN_FREE);
+    close(fd2);
+}
+
+Test(conn, full_slab_refuses_more)
+{
+    int fds[8];
+    for (int i = 0; i < 8; i++)
+        fds[i] = connect_client();
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    cr_assert_eq(ducta_worker_adopt(&w, sv[0]), -1);
+    close(sv[0]);
+    close(sv[1]);
+    for (int i = 0; i < 8; i++)
+        close(fds[i]);
+    pump();
+    cr_assert_eq(w.live, 0);
+}
+
+Test(conn, drain_closes_idle_and_finishes_in_flight)
+{
+    reset_inbuf();
+    int idle = connect_client();
+    int busy = connect_client();
+    send_str(busy, "GET /plaintext HTTP/1.1\r\nHost: t\r\n");  /* half a head */
+    pump();
+    w.stopping = 1;
+    for (uint32_t i = 0; i < w.high_water; i++)
+        if (w.slab[i].state != DUCTA_CONN_FREE)
+            ducta_conn_begin_drain(&w, &w.slab[i]);
+    cr_assert_eq(w.live, 1, "the idle one is closed at once");
+    send_str(busy, "\r\n");
+    struct resp r[1];
+    cr_assert_eq(await(busy, r, 1, 4096), 1);
+    cr_assert_eq(r[0].status, 200);
+    cr_assert_eq(r[0].conn_close, 1, "in-flight answers say they close");
+    pump();
+    drain_client(busy, 4096);
+    cr_assert(eof);
+    close(idle);
+    close(busy);
+}
