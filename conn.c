@@ -233,7 +233,7 @@ static enum ducta_conn_state on_read(struct ducta_conn *c)
             /* A short read emptied the socket's queue: that consumed the
              * edge, and new bytes will raise a new one. Treating it as
              * EAGAIN saves one recv per batch. */
-            if ((size_t)n < room)
+            if ((size_t)n < room && !c->peer_shut)
                 c->in_ready = 0;
             return DUCTA_CONN_PARSING;
         }
@@ -433,6 +433,8 @@ void ducta_conn_event(struct ducta_worker *w, struct ducta_conn *c,
         c->in_ready = 1;
     if (events & DUCTA_EV_WRITE)
         c->out_ready = 1;
+    if (events & DUCTA_EV_PEER_SHUT)
+        c->peer_shut = 1;
     conn_run(w, c);
 }
 

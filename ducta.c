@@ -72,7 +72,7 @@ void ducta_config_defaults(struct ducta_config *cfg)
 
 struct ev_event {
     uint64_t token;
-    unsigned bits;  /* DUCTA_EV_READ | DUCTA_EV_WRITE */
+    unsigned bits;  /* DUCTA_EV_* */
 };
 
 static int ev_open(void)
@@ -124,6 +124,8 @@ static int ev_wait(int epfd, struct ev_event *out, int max, int timeout_ms)
             out[i].bits |= DUCTA_EV_READ;
         if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             out[i].bits |= DUCTA_EV_WRITE;
+        if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            out[i].bits |= DUCTA_EV_PEER_SHUT;
     }
     return n;
 }

@@ -175,6 +175,9 @@ struct ducta_conn {
     /* Edge-triggered epoll tells us about a change once; these remember it
      * until a syscall shows the edge was consumed (short read, EAGAIN). */
     uint8_t in_ready, out_ready;
+    uint8_t peer_shut;       /* epoll saw the peer shut its writing side:
+                              * a short read no longer means "drained",
+                              * because the EOF behind it must be read */
     uint8_t close_after;     /* DUCTA_KEEP, DUCTA_CLOSE or DUCTA_CLOSE_LINGER:
                               * what to do once the write buffer is sent */
     char *rbuf;              /* DUCTA_RBUF_SIZE bytes */
@@ -215,7 +218,7 @@ struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd);
 /* Run the connection's state machine after the event backend saw the
  * socket change. The bits are the backend's translation of its own events
  * (an error or hang-up sets both, so the next syscall reports it). */
-enum { DUCTA_EV_READ = 1, DUCTA_EV_WRITE = 2 };
+enum { DUCTA_EV_READ = 1, DUCTA_EV_WRITE = 2, DUCTA_EV_PEER_SHUT = 4 };
 void ducta_conn_event(struct ducta_worker *w, struct ducta_conn *c,
                       unsigned events);
 /* Graceful shutdown: close idle connections, let the rest finish. */

@@ -408,3 +408,23 @@ Test(conn, drain_closes_idle_and_finishes_in_flight)
     close(idle);
     close(busy);
 }
+
+Test(conn, half_close_after_request_gets_response_then_close)
+{
+    /* request and FIN arrive together: the short read must not hide the
+     * EOF behind it, or the slot would stay taken forever. The client reads
+     * nothing until the server is done, so no later wake-up can help. */
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, req_plain);
+    shutdown(fd, SHUT_WR);
+    pump();
+    cr_assert_eq(w.live, 0, "the server closed its end");
+    struct resp r[1];
+    cr_assert_eq(await(fd, r, 1, 4096), 1, "the response was delivered");
+    cr_assert_eq(r[0].status, 200);
+    cr_assert_str_eq(r[0].body, "Hello, World!");
+    drain_client(fd, 4096);
+    cr_assert(eof);
+    close(fd);
+}
