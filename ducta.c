@@ -183,8 +183,10 @@ static uint64_t conn_token(struct ducta_worker *w, struct ducta_conn *c)
 int ducta_worker_adopt(struct ducta_worker *w, int fd)
 {
     struct ducta_conn *c = ducta_conn_open(w, fd);
-    if (!c)
+    if (!c) {
+        close(fd);
         return -1;
+    }
     if (ev_watch_conn(w->epfd, fd, conn_token(w, c)) != 0) {
         ducta_conn_close(w, c);
         return -1;
@@ -208,8 +210,8 @@ static void accept_all(struct ducta_worker *w)
         /* Responses are coalesced by us, so Nagle only adds delay */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (ducta_worker_adopt(w, fd) != 0)
-            close(fd);  /* slab full: shed this connection */
+        /* slab full or epoll refused: the connection is shed (closed) */
+        ducta_worker_adopt(w, fd);
     }
 }
 
@@ -338,13 +340,24 @@ static void pin_to_core(pthread_t t, int i)
     pthread_setaffinity_np(t, sizeof set, &set);  /* best effort */
 }
 
+/* Undo what ducta_serve() set up, for its error paths and its end. */
+static void teardown(struct ducta_worker *workers, int ready)
+{
+    for (int i = 0; i < ready; i++)
+        ducta_worker_destroy(&workers[i]);
+    if (wake_fd >= 0)
+        close(wake_fd);
+    wake_fd = -1;
+    free(workers);
+}
+
 int ducta_serve(const struct ducta_config *cfg)
 {
     char err[256];
-    int n = cfg->threads;
+    int n = cfg->threads, ready = 0, started = 0;
+    pthread_t tids[MAX_THREADS];
     struct ducta_worker *workers = calloc((size_t)n, sizeof *workers);
-    pthread_t *tids = calloc((size_t)n, sizeof *tids);
-    if (!workers || !tids) {
+    if (!workers) {
         fprintf(stderr, "ducta: out of memory\n");
         return 1;
     }
@@ -355,10 +368,8 @@ int ducta_serve(const struct ducta_config *cfg)
     int port = cfg->port;
     if (port != 0) {
         int probe = open_listener(cfg, port, 0, err, sizeof err);
-        if (probe < 0) {
-            fprintf(stderr, "ducta: %s\n", err);
-            return 1;
-        }
+        if (probe < 0)
+            goto fail;
         close(probe);
     }
 
@@ -374,60 +385,68 @@ int ducta_serve(const struct ducta_config *cfg)
 
     wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd < 0) {
-        fprintf(stderr, "ducta: eventfd: %s\n", strerror(errno));
-        return 1;
+        snprintf(err, sizeof err, "eventfd: %s", strerror(errno));
+        goto fail;
     }
-    for (int i = 0; i < n; i++) {
-        struct ducta_worker *w = &workers[i];
-        if (ducta_worker_init(w, cfg, i) != 0) {
-            fprintf(stderr, "ducta: worker %d: cannot allocate %d "
-                    "connection slots: %s\n", i, cfg->max_conns,
-                    strerror(errno));
-            return 1;
+    for (; ready < n; ready++) {
+        struct ducta_worker *w = &workers[ready];
+        if (ducta_worker_init(w, cfg, ready) != 0) {
+            snprintf(err, sizeof err, "worker %d: cannot allocate %d "
+                     "connection slots: %s", ready, cfg->max_conns,
+                     strerror(errno));
+            goto fail;
         }
         /* with --port 0 the first bind picks the port the rest share */
         w->listen_fd = open_listener(cfg, port, 1, err, sizeof err);
         if (w->listen_fd < 0) {
-            fprintf(stderr, "ducta: %s\n", err);
-            return 1;
+            ready++;  /* initialised: destroy it too */
+            goto fail;
         }
         if (port == 0)
             port = bound_port(w->listen_fd);
         if (ev_watch_in(w->epfd, w->listen_fd, TOKEN_LISTEN, 1) != 0 ||
             ev_watch_in(w->epfd, wake_fd, TOKEN_WAKE, 0) != 0) {
-            fprintf(stderr, "ducta: epoll_ctl: %s\n", strerror(errno));
-            return 1;
+            snprintf(err, sizeof err, "epoll_ctl: %s", strerror(errno));
+            ready++;
+            goto fail;
         }
     }
-    for (int i = 0; i < n; i++) {
-        int rc = pthread_create(&tids[i], NULL, worker_main, &workers[i]);
+    for (; started < n; started++) {
+        int rc = pthread_create(&tids[started], NULL, worker_main,
+                                &workers[started]);
         if (rc != 0) {
-            fprintf(stderr, "ducta: pthread_create: %s\n", strerror(rc));
-            return 1;
+            snprintf(err, sizeof err, "pthread_create: %s", strerror(rc));
+            break;
         }
         if (cfg->pin)
-            pin_to_core(tids[i], i);
+            pin_to_core(tids[started], started);
     }
-    printf("ducta %s listening on http://%s:%d (%d worker%s, %d connections "
-           "each)\n", DUCTA_VERSION, cfg->bind, port, n, n == 1 ? "" : "s",
-           cfg->max_conns);
-    fflush(stdout);
-
-    int sig = 0;
-    sigwait(&stop, &sig);
-    fprintf(stderr, "ducta: %s, draining\n", sig == SIGINT ? "SIGINT"
-                                                           : "SIGTERM");
+    if (started == n) {
+        printf("ducta %s listening on http://%s:%d (%d worker%s, %d "
+               "connections each)\n", DUCTA_VERSION, cfg->bind, port, n,
+               n == 1 ? "" : "s", cfg->max_conns);
+        fflush(stdout);
+        int sig = 0;
+        sigwait(&stop, &sig);
+        fprintf(stderr, "ducta: %s, draining\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+    /* One write wakes every worker: the eventfd is level-triggered */
     uint64_t one = 1;
     if (write(wake_fd, &one, sizeof one) != sizeof one)
         fprintf(stderr, "ducta: eventfd write: %s\n", strerror(errno));
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
-        ducta_worker_destroy(&workers[i]);
-    }
-    close(wake_fd);
-    free(workers);
-    free(tids);
-    return 0;
+    teardown(workers, ready);
+    if (started == n)
+        return 0;
+    fprintf(stderr, "ducta: %s\n", err);
+    return 1;
+
+fail:
+    fprintf(stderr, "ducta: %s\n", err);
+    teardown(workers, ready);
+    return 1;
 }
 
 /* ---- the command line -------------------------------------------------- */

@@ -230,7 +230,9 @@ void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c);
 int ducta_worker_init(struct ducta_worker *w, const struct ducta_config *cfg,
                       int id);
 void ducta_worker_destroy(struct ducta_worker *w);
-/* Register a connected socket with the worker (it becomes a connection). */
+/* Register a connected socket with the worker (it becomes a connection).
+ * On failure (slab full, epoll refused) the socket is closed and -1 is
+ * returned: the caller never closes it. */
 int ducta_worker_adopt(struct ducta_worker *w, int fd);
 /* One round of the loop: wait up to timeout_ms, dispatch what happened. */
 int ducta_worker_poll(struct ducta_worker *w, int timeout_ms);

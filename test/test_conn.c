@@ -377,7 +377,6 @@ Test(conn, full_slab_refuses_more)
     int sv[2];
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
     cr_assert_eq(ducta_worker_adopt(&w, sv[0]), -1);
-    close(sv[0]);
     close(sv[1]);
     for (int i = 0; i < 8; i++)
         close(fds[i]);
