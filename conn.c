@@ -115,26 +115,59 @@ void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c)
 
 /* ---- response bytes --------------------------------------------------- */
 
-static const char *reason(int status)
+/* The first bytes of every response, precomputed per status: status line
+ * (RFC 9112 §4), our Server field, and the Date field's name. */
+struct status_head {
+    const char *bytes;
+    size_t len;
+    const char *reason;  /* also the body of an error response */
+};
+
+#define HEAD(code, text)                                                   \
+    case code: {                                                           \
+        static const char h[] = "HTTP/1.1 " #code " " text                 \
+                                "\r\nServer: ducta\r\nDate: ";             \
+        return (struct status_head){h, sizeof h - 1, text};                \
+    }
+
+static struct status_head status_head(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default:  return "Unknown";
+    HEAD(200, "OK")
+    HEAD(201, "Created")
+    HEAD(202, "Accepted")
+    HEAD(204, "No Content")
+    HEAD(301, "Moved Permanently")
+    HEAD(302, "Found")
+    HEAD(303, "See Other")
+    HEAD(304, "Not Modified")
+    HEAD(307, "Temporary Redirect")
+    HEAD(308, "Permanent Redirect")
+    HEAD(400, "Bad Request")
+    HEAD(401, "Unauthorized")
+    HEAD(403, "Forbidden")
+    HEAD(404, "Not Found")
+    HEAD(405, "Method Not Allowed")
+    HEAD(409, "Conflict")
+    HEAD(410, "Gone")
+    HEAD(413, "Content Too Large")
+    HEAD(414, "URI Too Long")
+    HEAD(415, "Unsupported Media Type")
+    HEAD(416, "Range Not Satisfiable")
+    HEAD(417, "Expectation Failed")
+    HEAD(422, "Unprocessable Content")
+    HEAD(429, "Too Many Requests")
+    HEAD(431, "Request Header Fields Too Large")
+    HEAD(501, "Not Implemented")
+    HEAD(502, "Bad Gateway")
+    HEAD(503, "Service Unavailable")
+    HEAD(504, "Gateway Timeout")
+    HEAD(505, "HTTP Version Not Supported")
+    default:
+    HEAD(500, "Internal Server Error")
     }
 }
+#undef HEAD
 
 static char *put(char *p, const char *s, size_t n)
 {
@@ -176,12 +209,9 @@ static int append_response(struct ducta_worker *w, struct ducta_conn *c,
     size_t body = head_only ? 0 : res->body_len;
     if (RESPONSE_HEAD_MAX + ct_len + body > DUCTA_MAX_RESPONSE)
         return -1;
+    struct status_head sh = status_head(res->status);
     char *p = c->wbuf + c->wlen;
-    p = PUT_LIT(p, "HTTP/1.1 ");
-    p = put_uint(p, (size_t)res->status);
-    *p++ = ' ';
-    p = put_str(p, reason(res->status));
-    p = PUT_LIT(p, "\r\nServer: ducta\r\nDate: ");
+    p = put(p, sh.bytes, sh.len);
     p = put(p, w->date, DUCTA_DATE_LEN);
     p = PUT_LIT(p, "\r\nContent-Type: ");
     p = put(p, res->content_type, ct_len);
@@ -208,7 +238,8 @@ static int append_response(struct ducta_worker *w, struct ducta_conn *c,
 static enum ducta_conn_state error_response(struct ducta_worker *w,
                                             struct ducta_conn *c, int status)
 {
-    struct ducta_response res = {status, "text/plain", reason(status), 0};
+    struct ducta_response res = {status, "text/plain",
+                                 status_head(status).reason, 0};
     res.body_len = strlen(res.body);
     c->close_after = DUCTA_CLOSE_LINGER;
     c->req.minor_version = 1;
@@ -299,6 +330,8 @@ static enum ducta_conn_state on_parse(struct ducta_worker *w,
 }
 
 static const char not_found_body[] = "Not Found\n";
+static const struct ducta_response internal_error = {
+    500, "text/plain", "Internal Server Error\n", 22};
 static const char not_allowed_body[] = "Method Not Allowed\n";
 
 /* HANDLING: route, run the handler, append its response. */
@@ -314,9 +347,7 @@ static enum ducta_conn_state on_handle(struct ducta_worker *w,
         res = (struct ducta_response){0, "text/plain", NULL, 0};
         if (h(req, &res) != 0 || res.status < 200 || res.status > 599 ||
             !res.content_type || (res.body_len && !res.body)) {
-            res = (struct ducta_response){500, "text/plain", NULL, 0};
-            res.body = reason(500);
-            res.body_len = strlen(res.body);
+            res = internal_error;
         }
     } else if (status == 405) {
         res = (struct ducta_response){405, "text/plain", not_allowed_body,
@@ -329,10 +360,7 @@ static enum ducta_conn_state on_handle(struct ducta_worker *w,
         c->close_after = DUCTA_CLOSE;
     int head_only = req->method.len == 4 && memcmp(req->method.ptr, "HEAD", 4) == 0;
     if (append_response(w, c, &res, allow, head_only) != 0) {
-        res = (struct ducta_response){500, "text/plain", NULL, 0};
-        res.body = reason(500);
-        res.body_len = strlen(res.body);
-        append_response(w, c, &res, NULL, 0);
+        append_response(w, c, &internal_error, NULL, 0);
     }
     w->served++;
     c->rpos += c->head_len + (uint32_t)req->content_length;
