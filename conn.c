@@ -43,10 +43,17 @@
 int ducta_slab_init(struct ducta_worker *w)
 {
     size_t n = (size_t)w->cfg->max_conns;
+    const struct ducta_limits *lim = &w->cfg->limits;
+    /* see ducta.h: the limits decide how large the buffers must be */
+    w->rbuf_size = lim->max_head + lim->max_body + DUCTA_CHUNK_SLACK;
+    w->max_response = lim->max_body + DUCTA_RESPONSE_HEAD_MAX;
+    if (w->max_response < DUCTA_MIN_RESPONSE)
+        w->max_response = DUCTA_MIN_RESPONSE;
+    w->wbuf_size = 2 * w->max_response;
     w->slab = calloc(n, sizeof *w->slab);
     if (!w->slab)
         return -1;
-    size_t bytes = n * (DUCTA_RBUF_SIZE + DUCTA_WBUF_SIZE);
+    size_t bytes = n * (w->rbuf_size + w->wbuf_size);
     w->buffers = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (w->buffers == MAP_FAILED) {
@@ -65,8 +72,8 @@ void ducta_slab_free(struct ducta_worker *w)
         if (w->slab[i].state != DUCTA_CONN_FREE)
             ducta_conn_close(w, &w->slab[i]);
     if (w->buffers)
-        munmap(w->buffers, (size_t)w->cfg->max_conns *
-                               (DUCTA_RBUF_SIZE + DUCTA_WBUF_SIZE));
+        munmap(w->buffers,
+               (size_t)w->cfg->max_conns * (w->rbuf_size + w->wbuf_size));
     free(w->slab);
     w->slab = NULL;
     w->buffers = NULL;
@@ -89,8 +96,8 @@ struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd)
     c->gen = gen;
     c->fd = fd;
     c->state = DUCTA_CONN_KEEPALIVE;
-    c->rbuf = w->buffers + (size_t)i * (DUCTA_RBUF_SIZE + DUCTA_WBUF_SIZE);
-    c->wbuf = c->rbuf + DUCTA_RBUF_SIZE;
+    c->rbuf = w->buffers + (size_t)i * (w->rbuf_size + w->wbuf_size);
+    c->wbuf = c->rbuf + w->rbuf_size;
     /* The client usually sends its request right after connecting, so try
      * reading before epoll tells us: one round trip through the loop saved
      * for every new connection. The socket starts writable. */
@@ -194,20 +201,22 @@ static char *put_uint(char *p, size_t v)
     return p;
 }
 
-/* The bytes a response head can take besides the body and the content
- * type: status line, fixed fields, Allow, Connection (generous). */
-enum { RESPONSE_HEAD_MAX = 512 };
+/* The bytes a response head takes besides its Content-Type and Allow
+ * values: status line, Server, Date, the field names, a 20-digit length,
+ * Connection (generous). */
+enum { RESPONSE_FIXED_HEAD = 256 };
 
 /* Append one response to the write buffer. The caller has made sure that
- * DUCTA_MAX_RESPONSE bytes are free. Returns 0, or -1 if this response is
- * larger than DUCTA_MAX_RESPONSE (nothing is written then). */
+ * w->max_response bytes are free. Returns 0, or -1 if this response is
+ * larger than that (nothing is written then). */
 static int append_response(struct ducta_worker *w, struct ducta_conn *c,
                            const struct ducta_response *res,
                            const char *allow, int head_only)
 {
     size_t ct_len = strlen(res->content_type);
     size_t body = head_only ? 0 : res->body_len;
-    if (RESPONSE_HEAD_MAX + ct_len + body > DUCTA_MAX_RESPONSE)
+    size_t head = RESPONSE_FIXED_HEAD + ct_len + (allow ? strlen(allow) : 0);
+    if (head > DUCTA_RESPONSE_HEAD_MAX || body > w->max_response - head)
         return -1;
     struct status_head sh = status_head(res->status);
     char *p = c->wbuf + c->wlen;
@@ -250,11 +259,12 @@ static enum ducta_conn_state error_response(struct ducta_worker *w,
 /* ---- one function per state ------------------------------------------- */
 
 /* KEEPALIVE and READING: take what the kernel has. */
-static enum ducta_conn_state on_read(struct ducta_conn *c)
+static enum ducta_conn_state on_read(struct ducta_worker *w,
+                                     struct ducta_conn *c)
 {
     if (!c->in_ready)
         return c->state;
-    size_t room = DUCTA_RBUF_SIZE - c->rlen;
+    size_t room = w->rbuf_size - c->rlen;
     if (room == 0)  /* cannot happen: limits fit the buffer; never spin */
         return DUCTA_CONN_CLOSING;
     for (;;) {
@@ -292,9 +302,44 @@ static void compact(struct ducta_conn *c)
     c->rpos = 0;
 }
 
-static int wbuf_tight(const struct ducta_conn *c)
+static int wbuf_tight(const struct ducta_worker *w,
+                      const struct ducta_conn *c)
 {
-    return c->wlen > 0 && DUCTA_WBUF_SIZE - c->wlen < DUCTA_MAX_RESPONSE;
+    return c->wlen > 0 && w->wbuf_size - c->wlen < w->max_response;
+}
+
+/* The head at rpos is parsed: has its body (if any) arrived? 1 yes (it is
+ * in c->req.body), 0 not yet, < 0 minus the status of an error. A chunked
+ * body is decoded in place as it arrives, so the read buffer shrinks by
+ * the framing it loses. */
+static ssize_t body_arrived(struct ducta_worker *w, struct ducta_conn *c,
+                            size_t head_len)
+{
+    char *body = c->rbuf + c->rpos + head_len;
+    size_t have = c->rlen - c->rpos - head_len;
+    if (c->req.chunked) {
+        size_t len = have;
+        ssize_t r = ducta_parse_chunked(&c->parser.chunked, &w->cfg->limits,
+                                        body, &len);
+        c->rlen -= (uint32_t)(have - len);
+        if (r > 0)
+            c->req.body = (ducta_slice){body, c->parser.chunked.decoded};
+        return r;
+    }
+    if (have < c->req.content_length)
+        return 0;
+    c->req.body = (ducta_slice){body, (size_t)c->req.content_length};
+    return 1;
+}
+
+/* RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" may wait for
+ * this before sending the body; the final response comes after it. */
+static void send_continue(struct ducta_conn *c)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    memcpy(c->wbuf + c->wlen, cont, sizeof cont - 1);
+    c->wlen += sizeof cont - 1;
+    c->parser.continue_sent = 1;
 }
 
 /* PARSING: is there a whole request at rpos? */
@@ -307,25 +352,33 @@ static enum ducta_conn_state on_parse(struct ducta_worker *w,
     }
     /* Parsing is pure, so when the write buffer is too full to take an
      * answer we flush first and parse this request again afterwards. */
-    if (wbuf_tight(c))
+    if (wbuf_tight(w, c))
         return DUCTA_CONN_WRITING;
-    size_t avail = c->rlen - c->rpos;
-    ssize_t n = ducta_parse_request(&c->parser, c->rbuf + c->rpos, avail,
+    ssize_t n = ducta_parse_request(&c->parser, &w->cfg->limits,
+                                    c->rbuf + c->rpos, c->rlen - c->rpos,
                                     &c->req);
     if (n < 0)
         return error_response(w, c, (int)-n);
     if (n > 0) {
-        if (c->req.content_length > DUCTA_MAX_BODY)
-            return error_response(w, c, 413);
-        if (avail - (size_t)n >= c->req.content_length) {
+        ssize_t body = body_arrived(w, c, (size_t)n);
+        if (body < 0)
+            return error_response(w, c, (int)-body);
+        if (body > 0) {
             c->head_len = (uint32_t)n;
-            c->req.body.len = c->req.content_length;
             return DUCTA_CONN_HANDLING;
         }
-        /* head complete, body still arriving: parse again when it has */
+        /* Head complete, body still arriving. The head is parsed again
+         * when more comes (cheap next to a body); the chunked decoder's
+         * state lives on in c->parser. */
         c->parser.scanned = 0;
+        if (c->req.expect_continue && !c->parser.continue_sent)
+            send_continue(c);
     }
     compact(c);
+    /* The limits fit the buffer (ducta.h), so a full one means a chunked
+     * body whose framing outgrew the slack: refuse rather than spin. */
+    if (c->rlen == w->rbuf_size)
+        return error_response(w, c, 413);
     return c->wlen ? DUCTA_CONN_WRITING : DUCTA_CONN_READING;
 }
 
@@ -363,7 +416,7 @@ static enum ducta_conn_state on_handle(struct ducta_worker *w,
         append_response(w, c, &internal_error, NULL, 0);
     }
     w->served++;
-    c->rpos += c->head_len + (uint32_t)req->content_length;
+    c->rpos += c->head_len + (uint32_t)req->body.len;
     c->parser = (struct ducta_parser){0};
     return c->close_after ? DUCTA_CONN_WRITING : DUCTA_CONN_PARSING;
 }
@@ -408,10 +461,11 @@ static enum ducta_conn_state on_write(struct ducta_conn *c)
 }
 
 /* LINGERING: discard input until the client closes (or sends too much). */
-static enum ducta_conn_state on_linger(struct ducta_conn *c)
+static enum ducta_conn_state on_linger(struct ducta_worker *w,
+                                      struct ducta_conn *c)
 {
     while (c->in_ready) {
-        ssize_t n = recv(c->fd, c->rbuf, DUCTA_RBUF_SIZE, 0);
+        ssize_t n = recv(c->fd, c->rbuf, w->rbuf_size, 0);
         if (n > 0) {
             if ((size_t)n >= c->linger_left)
                 return DUCTA_CONN_CLOSING;
@@ -436,11 +490,11 @@ static void conn_run(struct ducta_worker *w, struct ducta_conn *c)
         enum ducta_conn_state s = c->state, next;
         switch (s) {
         case DUCTA_CONN_KEEPALIVE:
-        case DUCTA_CONN_READING:  next = on_read(c); break;
+        case DUCTA_CONN_READING:  next = on_read(w, c); break;
         case DUCTA_CONN_PARSING:  next = on_parse(w, c); break;
         case DUCTA_CONN_HANDLING: next = on_handle(w, c); break;
         case DUCTA_CONN_WRITING:  next = on_write(c); break;
-        case DUCTA_CONN_LINGERING: next = on_linger(c); break;
+        case DUCTA_CONN_LINGERING: next = on_linger(w, c); break;
         case DUCTA_CONN_CLOSING:  ducta_conn_close(w, c); return;
         case DUCTA_CONN_FREE:
         default:                  return;

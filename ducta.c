@@ -42,6 +42,8 @@ enum {
     DEFAULT_BACKLOG = 4096,
     MAX_THREADS = 1024,
     MAX_MAX_CONNS = 10000000,
+    MAX_LIMIT = 1 << 30,       /* largest --max-head/--max-body, bytes */
+    MIN_HEAD = 256,            /* smallest --max-head/--max-request-line */
     EVENTS_PER_WAIT = 512,     /* epoll_wait batch */
     TICK_MS = 1000,            /* idle wake-up: the Date clock's grain */
     DRAIN_TICK_MS = 50,        /* wake-up while draining for shutdown */
@@ -65,6 +67,12 @@ void ducta_config_defaults(struct ducta_config *cfg)
         .pin = 1,
         .drain_ms = DEFAULT_DRAIN_MS,
         .backlog = DEFAULT_BACKLOG,
+        .limits = {
+            .max_request_line = DUCTA_DEFAULT_MAX_REQUEST_LINE,
+            .max_head = DUCTA_DEFAULT_MAX_HEAD,
+            .max_headers = DUCTA_DEFAULT_MAX_HEADERS,
+            .max_body = DUCTA_DEFAULT_MAX_BODY,
+        },
     };
 }
 
@@ -423,8 +431,9 @@ int ducta_serve(const struct ducta_config *cfg)
     }
     if (started == n) {
         printf("ducta %s listening on http://%s:%d (%d worker%s, %d "
-               "connections each)\n", DUCTA_VERSION, cfg->bind, port, n,
-               n == 1 ? "" : "s", cfg->max_conns);
+               "connections each, %s scanner)\n", DUCTA_VERSION, cfg->bind,
+               port, n, n == 1 ? "" : "s", cfg->max_conns,
+               ducta_simd_name(ducta_simd_get()));
         fflush(stdout);
         int sig = 0;
         sigwait(&stop, &sig);
@@ -461,6 +470,14 @@ static const char usage[] =
     "  --no-pin        do not pin worker i to core i\n"
     "  --drain-ms N    on SIGINT/SIGTERM, how long in-flight requests may\n"
     "                  take before the rest are closed (default 5000)\n"
+    "  --max-request-line N  longest request line in bytes, else 414\n"
+    "                  (default 8192)\n"
+    "  --max-head N    longest request head (line + fields) in bytes, else\n"
+    "                  431 (default 8192)\n"
+    "  --max-headers N most header fields, at most 256, else 431 (default 64)\n"
+    "  --max-body N    largest request body in bytes, else 413 (default\n"
+    "                  65536); with --max-head it sizes the buffers\n"
+    "environment: DUCTA_SIMD=scalar|sse42|avx2 forces the parser's SIMD level\n"
     "  --version       print the version and exit\n"
     "  --help          print this and exit\n";
 
@@ -511,12 +528,19 @@ int ducta_main(int argc, char **argv)
         struct {
             const char *flag;
             long lo, hi;
-            int *dst;
+            int *dst;          /* one of these two */
+            size_t *size_dst;
         } ints[] = {
-            {"--port", 0, 65535, &cfg.port},
-            {"--threads", 1, MAX_THREADS, &cfg.threads},
-            {"--max-conns", 1, MAX_MAX_CONNS, &cfg.max_conns},
-            {"--drain-ms", 0, INT_MAX, &cfg.drain_ms},
+            {"--port", 0, 65535, &cfg.port, NULL},
+            {"--threads", 1, MAX_THREADS, &cfg.threads, NULL},
+            {"--max-conns", 1, MAX_MAX_CONNS, &cfg.max_conns, NULL},
+            {"--drain-ms", 0, INT_MAX, &cfg.drain_ms, NULL},
+            {"--max-request-line", MIN_HEAD, MAX_LIMIT, NULL,
+             &cfg.limits.max_request_line},
+            {"--max-head", MIN_HEAD, MAX_LIMIT, NULL, &cfg.limits.max_head},
+            {"--max-headers", 1, DUCTA_HEADERS_CAP, NULL,
+             &cfg.limits.max_headers},
+            {"--max-body", 0, MAX_LIMIT, NULL, &cfg.limits.max_body},
         };
         int known = !strcmp(name, "--bind");
         for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
@@ -551,7 +575,10 @@ int ducta_main(int argc, char **argv)
                         "to %ld\n", name, val, ints[k].lo, ints[k].hi);
                 return 2;
             }
-            *ints[k].dst = (int)v;
+            if (ints[k].dst)
+                *ints[k].dst = (int)v;
+            else
+                *ints[k].size_dst = (size_t)v;
         }
     }
     return ducta_serve(&cfg);

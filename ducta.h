@@ -36,12 +36,23 @@ typedef struct {
     size_t len;
 } ducta_slice;
 
-/* Limits of one request. Each one is enforced by the parser with the status
- * RFC 9110/9112 prescribe; see parse.c. */
+/* Limits of one request, enforced by the parser with the status RFC 9110
+ * and RFC 9112 prescribe (see parse.c). Set per server in ducta_config;
+ * the defaults are the DUCTA_DEFAULT_* below. */
+struct ducta_limits {
+    size_t max_request_line;  /* longer request line: 414 */
+    size_t max_head;          /* request line + fields, bytes: 431 */
+    size_t max_headers;       /* field count, <= DUCTA_HEADERS_CAP: 431 */
+    size_t max_body;          /* Content-Length or decoded chunked: 413 */
+};
+
 enum {
-    DUCTA_MAX_HEADERS = 64,          /* more fields than this: 431 */
-    DUCTA_MAX_REQUEST_LINE = 8192,   /* a longer request line: 414 */
-    DUCTA_MAX_HEAD = 8192,           /* request line + fields: 431 beyond */
+    DUCTA_DEFAULT_MAX_REQUEST_LINE = 8192,
+    DUCTA_DEFAULT_MAX_HEAD = 8192,
+    DUCTA_DEFAULT_MAX_HEADERS = 64,
+    DUCTA_DEFAULT_MAX_BODY = 65536,
+    DUCTA_HEADERS_CAP = 256,        /* room in struct ducta_request */
+    DUCTA_MAX_CHUNK_EXT = 256,      /* bytes of chunk extensions per chunk */
 };
 
 typedef struct {
@@ -56,12 +67,15 @@ struct ducta_request {
     ducta_slice target;     /* the request-target as sent */
     ducta_slice path;       /* target up to '?' */
     ducta_slice query;      /* after '?', without it; empty if none */
+    ducta_slice authority;  /* from an absolute-form target, else Host */
     int minor_version;      /* HTTP/1.<minor>: 0 or 1 */
     int keep_alive;         /* after the response, may the connection stay? */
-    size_t content_length;  /* body bytes following the head */
-    ducta_slice body;       /* the body, once it has fully arrived */
+    int chunked;            /* body framed by Transfer-Encoding: chunked */
+    int expect_continue;    /* the client waits for 100 Continue */
+    uint64_t content_length;/* body bytes following the head (not chunked) */
+    ducta_slice body;       /* the body (decoded), once it has all arrived */
     size_t nheaders;
-    ducta_header headers[DUCTA_MAX_HEADERS];
+    ducta_header headers[DUCTA_HEADERS_CAP];
 };
 
 /* What a handler fills in. body must stay valid until the handler returns
@@ -92,6 +106,8 @@ struct ducta_config {
     int pin;                /* pin worker i to core i: 1 */
     int drain_ms;           /* graceful-shutdown deadline: 5000 ms */
     int backlog;            /* listen(2) backlog: 4096 */
+    struct ducta_limits limits;  /* DUCTA_DEFAULT_MAX_*; max_head and
+                                  * max_body also size the buffers */
 };
 
 void ducta_config_defaults(struct ducta_config *cfg);
@@ -121,12 +137,41 @@ int ducta_main(int argc, char **argv);
  * the start each time. Reset it (zero it) for every new request. */
 enum { DUCTA_PARSE_INCOMPLETE = 0 };
 
-struct ducta_parser {
-    size_t scanned;  /* bytes already known not to hold the end of the head */
+/* Where a chunked body's decoding stands between reads. */
+struct ducta_chunked {
+    uint64_t remaining;    /* chunk-size being read, then bytes left */
+    size_t decoded;        /* decoded body bytes so far */
+    uint32_t trailer_len;  /* trailer bytes so far (bounded by max_head) */
+    uint16_t ext_len;      /* chunk-extension bytes on this size line */
+    uint8_t digits;        /* hex digits of this chunk-size */
+    uint8_t state;
 };
 
-ssize_t ducta_parse_request(struct ducta_parser *p, const char *buf,
+struct ducta_parser {
+    size_t scanned;  /* bytes already known not to hold the end of the head */
+    uint8_t continue_sent;   /* 100 Continue went out for this request */
+    struct ducta_chunked chunked;
+};
+
+ssize_t ducta_parse_request(struct ducta_parser *p,
+                            const struct ducta_limits *lim, const char *buf,
                             size_t len, struct ducta_request *req);
+
+/* Decode a chunked body in place. body[0..*len) holds what has arrived
+ * after the head; on return the decoded bytes are body[0..ck->decoded) and
+ * the raw bytes not yet decoded follow them, *len updated. Returns 1 when
+ * the body (and its trailers) ended — the next request starts at
+ * body + ck->decoded — 0 for more, or minus the status of the error. */
+ssize_t ducta_parse_chunked(struct ducta_chunked *ck,
+                            const struct ducta_limits *lim, char *body,
+                            size_t *len);
+
+/* The SIMD level of the scanner: chosen at start-up from the CPU, or by
+ * DUCTA_SIMD=scalar|sse42|avx2 in the environment. */
+enum ducta_simd { DUCTA_SIMD_SCALAR, DUCTA_SIMD_SSE42, DUCTA_SIMD_AVX2 };
+int ducta_simd_set(enum ducta_simd level);  /* -1 if the CPU lacks it */
+enum ducta_simd ducta_simd_get(void);
+const char *ducta_simd_name(enum ducta_simd level);
 
 /* router.c — from a parsed request to the handler that answers it.
  * Returns the handler, or NULL with *status set (404, or 405 when the path
@@ -146,16 +191,19 @@ enum ducta_conn_state {
     DUCTA_CONN_CLOSING,    /* give the slot back */
 };
 
-/* Buffer sizes: a read buffer holds one head at its limit plus pipelined
- * requests behind it; a write buffer holds a batch of responses. */
+/* Buffer sizes follow from the limits (ducta_slab_init):
+ *   read buffer  = max_head + max_body + DUCTA_CHUNK_SLACK: a whole request
+ *                  fits, whatever the chunk framing around its body;
+ *   write buffer = 2 * max_response, where max_response = max_body +
+ *                  DUCTA_RESPONSE_HEAD_MAX (at least DUCTA_MIN_RESPONSE): a
+ *                  batch is flushed before handling a request once less
+ *                  than max_response is free, so any one answer (/echo of
+ *                  the largest body) fits behind the batch.
+ * They are reserved, not committed: a page costs memory once touched. */
 enum {
-    DUCTA_RBUF_SIZE = 16384,
-    DUCTA_WBUF_SIZE = 16384,
-    /* The largest response one request may produce (head + body); a batch
-     * is flushed before handling a request once less than this is free. */
-    DUCTA_MAX_RESPONSE = DUCTA_WBUF_SIZE / 2,
-    /* A body must arrive whole in the read buffer behind its head. */
-    DUCTA_MAX_BODY = DUCTA_RBUF_SIZE - DUCTA_MAX_HEAD,
+    DUCTA_CHUNK_SLACK = 4096,
+    DUCTA_RESPONSE_HEAD_MAX = 1024,
+    DUCTA_MIN_RESPONSE = 8192,
     /* After an error response: input we read and discard, at most, before
      * closing, so the client sees our answer rather than a reset. */
     DUCTA_LINGER_MAX = 65536,
@@ -180,8 +228,8 @@ struct ducta_conn {
                               * because the EOF behind it must be read */
     uint8_t close_after;     /* DUCTA_KEEP, DUCTA_CLOSE or DUCTA_CLOSE_LINGER:
                               * what to do once the write buffer is sent */
-    char *rbuf;              /* DUCTA_RBUF_SIZE bytes */
-    char *wbuf;              /* DUCTA_WBUF_SIZE bytes */
+    char *rbuf;              /* worker's rbuf_size bytes */
+    char *wbuf;              /* worker's wbuf_size bytes */
     uint32_t rlen;           /* bytes in rbuf */
     uint32_t rpos;           /* start of the first unanswered request */
     uint32_t wlen, wpos;     /* buffered response bytes; sent so far */
@@ -202,6 +250,7 @@ struct ducta_worker {
     uint32_t live;             /* slots in use */
     uint32_t high_water;       /* slots [0, high_water) have ever been used */
     char *buffers;             /* one rbuf + wbuf per slot, mapped lazily */
+    size_t rbuf_size, wbuf_size, max_response;
     int stopping;              /* graceful shutdown has begun */
     time_t date_sec;           /* the second date[] was formatted for */
     char date[DUCTA_DATE_LEN];

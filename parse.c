@@ -1,40 +1,71 @@
 /*
- * parse.c — the HTTP/1.1 request-head parser (RFC 9112 §2–§6).
+ * parse.c — the HTTP/1.1 request parser (RFC 9112) and its SIMD scanner.
  *
  * Owns: turning the bytes of one request head into slices (method, target,
- * version, header fields) and deciding how its body is framed, or rejecting
- * it with the status the RFC asks for. It never copies and never allocates:
- * every slice points into the caller's buffer.
+ * version, header fields), deciding how its body is framed, decoding a
+ * chunked body in place, and rejecting anything else with the status the
+ * RFC asks for. It never allocates, and the head is never copied: every
+ * slice points into the caller's buffer.
  *
- * Does not own: reading from sockets, body bytes, or what a request means
- * (conn.c reads and frames; router.c and handlers give meaning).
+ * Does not own: sockets, buffers, or what a request means (conn.c reads and
+ * frames; router.c and the handlers give meaning).
  *
- * Choices a reader should know about:
+ * How it is fast — two stages, like simdjson's:
+ *   1. classify(): 64 bytes in, three bitmasks out: which bytes may NOT
+ *      appear in a request-target, in a field value, in a token. This is
+ *      the only code that differs between the scalar, SSE4.2 and AVX2
+ *      levels, so all three give the same answers by construction (and
+ *      test_parse.c checks it on random blocks).
+ *   2. The grammar walk below: every "scan until the first byte that
+ *      cannot continue this element" is a count of trailing zeros in one of
+ *      those masks. A 100-byte header value costs two mask lookups, not 100
+ *      byte comparisons, and the walk has no SIMD in it at all.
+ *
+ * Strictness — choices a reader should know about (RFC 9112 sections):
  *  - Lines end with CRLF only. A bare LF is rejected (400) rather than
- *    accepted as a line end, because a proxy in front of us that reads it
- *    differently could smuggle a second request past us (RFC 9112 §2.2
- *    allows either choice; the strict one cannot desync).
- *  - obs-fold (a field line starting with SP/HTAB) is rejected (§5.2).
- *  - Transfer-Encoding is not decoded yet: it gets 501 (§6.1), or 400 on
- *    HTTP/1.0 (§6.1: a 1.0 message with it is faulty). Content-Length must
- *    be 1*DIGIT, appear once, and fit in 64 bits (§6.3).
+ *    accepted as a line end (§2.2 allows either): a proxy in front of us
+ *    that reads it the other way could otherwise smuggle a request past us.
+ *    A bare CR anywhere is a 400 (§2.2).
+ *  - obs-fold is rejected (§5.2); so is whitespace before the colon (§5.1).
+ *  - Framing (§6): Transfer-Encoding wins nothing — with Content-Length it
+ *    is a 400, on HTTP/1.0 it is a 400, chunked not last is a 400, any other
+ *    coding a 501. Content-Length is 1*DIGIT, once, without overflow.
  */
 #include "ducta.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-/* Byte classes. One table lookup per byte keeps the hot loops obvious. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DUCTA_X86 1
+#endif
+
+/* ---- stage 1: the classifier ------------------------------------------ */
+
+enum {
+    BLOCK = 64,     /* bytes per classifier call: one bit per byte */
+    NOT_TARGET = 0, /* the three questions a classifier answers */
+    NOT_VALUE = 1,
+    NOT_TCHAR = 2,
+};
+
+/* Byte classes, for the scalar level and the few scalar checks. */
 enum {
     C_TCHAR = 1,   /* token character (RFC 9110 §5.6.2) */
     C_VALUE = 2,   /* field-value byte: VCHAR, SP, HTAB, obs-text (§5.5) */
     C_TARGET = 4,  /* request-target byte: visible ASCII (RFC 3986) */
 };
-
 static unsigned char byte_class[256];
 
-/* Built once, before main, so that the table is plain data afterwards and
- * the loops that read it have no first-use branch. */
-__attribute__((constructor)) static void build_byte_class(void)
+/* tchar as two 16-entry tables, for PSHUFB: a byte c below 0x80 is a tchar
+ * iff tchar_lo[c & 15] has bit (c >> 4) set; tchar_hi[h] = 1 << h for
+ * h < 8 and 0 above, so bytes >= 0x80 are never tchars. */
+static unsigned char tchar_lo[16], tchar_hi[16];
+
+/* Built before main, so the tables are plain data afterwards and the loops
+ * that read them have no first-use branch. */
+__attribute__((constructor)) static void build_tables(void)
 {
     static const char tchar_punct[] = "!#$%&'*+-.^_`|~";
     for (int c = 0; c < 256; c++) {
@@ -47,24 +78,236 @@ __attribute__((constructor)) static void build_byte_class(void)
         if (c > 0x20 && c < 0x7f)
             k |= C_TARGET;
         byte_class[c] = k;
+        if (k & C_TCHAR)
+            tchar_lo[c & 15] |= (unsigned char)(1u << (c >> 4));
     }
+    for (int h = 0; h < 8; h++)
+        tchar_hi[h] = (unsigned char)(1u << h);
 }
 
 #define IS(c, cls) (byte_class[(unsigned char)(c)] & (cls))
 
-/* Case-insensitive compare of a slice against a lower-case literal. */
-static int slice_ieq(ducta_slice s, const char *lit, size_t n)
+/* A classifier answers one question for 64 bytes: bit i is set when byte i
+ * is NOT in the class. Each level has one per class; the walk asks only
+ * the question it needs, so a long Cookie costs only value checks. */
+typedef uint64_t (*classifier)(const char *b);
+
+static uint64_t scalar_mask(const char *b, unsigned cls)
 {
-    if (s.len != n)
-        return 0;
+    uint64_t m = 0;
+    for (int i = 0; i < BLOCK; i++)
+        m |= (uint64_t)!(byte_class[(unsigned char)b[i]] & cls) << i;
+    return m;
+}
+static uint64_t scalar_target(const char *b) { return scalar_mask(b, C_TARGET); }
+static uint64_t scalar_value(const char *b) { return scalar_mask(b, C_VALUE); }
+static uint64_t scalar_tchar(const char *b) { return scalar_mask(b, C_TCHAR); }
+
+#ifdef DUCTA_X86
+/* SSE has only signed byte compares. Read as signed, 0x80..0xFF are
+ * negative, which is what makes "x > 0x20" mean "visible ASCII or DEL" in
+ * one instruction. We avoid the SSE4.2 string instructions (PCMPISTRI):
+ * compare-and-movemask is no slower here, and valgrind can decode it. */
+#define SSE __attribute__((target("sse4.2")))
+#define V16(p) _mm_loadu_si128((const __m128i *)(p))
+
+SSE static inline __m128i sse_bad_target(__m128i x)
+{
+    __m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
+    __m128i ok = _mm_andnot_si128(del, _mm_cmpgt_epi8(x, _mm_set1_epi8(0x20)));
+    return _mm_xor_si128(ok, _mm_set1_epi8(-1));
+}
+SSE static inline __m128i sse_bad_value(__m128i x)
+{
+    /* 0x00..0x1F except HTAB, and DEL */
+    __m128i ctl = _mm_andnot_si128(_mm_cmpgt_epi8(_mm_setzero_si128(), x),
+                                   _mm_cmpgt_epi8(_mm_set1_epi8(0x20), x));
+    ctl = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\t')), ctl);
+    return _mm_or_si128(ctl, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+}
+SSE static inline __m128i sse_bad_tchar(__m128i x)
+{
+    const __m128i nib = _mm_set1_epi8(0x0f);
+    __m128i lo = _mm_shuffle_epi8(V16(tchar_lo), _mm_and_si128(x, nib));
+    __m128i hi = _mm_shuffle_epi8(V16(tchar_hi),
+                                  _mm_and_si128(_mm_srli_epi16(x, 4), nib));
+    return _mm_cmpeq_epi8(_mm_and_si128(lo, hi), _mm_setzero_si128());
+}
+#define SSE_CLASSIFIER(name, test)                                          \
+    SSE static uint64_t name(const char *b)                                 \
+    {                                                                       \
+        uint64_t m = 0;                                                     \
+        for (int i = 0; i < BLOCK; i += 16)                                 \
+            m |= (uint64_t)(uint16_t)_mm_movemask_epi8(test(V16(b + i)))    \
+                 << i;                                                      \
+        return m;                                                           \
+    }
+SSE_CLASSIFIER(sse42_target, sse_bad_target)
+SSE_CLASSIFIER(sse42_value, sse_bad_value)
+SSE_CLASSIFIER(sse42_tchar, sse_bad_tchar)
+
+/* The same again, 32 bytes at a time. */
+#define AVX __attribute__((target("avx2")))
+#define V32(p) _mm256_loadu_si256((const __m256i *)(p))
+#define SPLAT(c) _mm256_set1_epi8((char)(c))
+
+AVX static inline __m256i avx_bad_target(__m256i x)
+{
+    __m256i del = _mm256_cmpeq_epi8(x, SPLAT(0x7f));
+    __m256i ok = _mm256_andnot_si256(del, _mm256_cmpgt_epi8(x, SPLAT(0x20)));
+    return _mm256_xor_si256(ok, SPLAT(-1));
+}
+AVX static inline __m256i avx_bad_value(__m256i x)
+{
+    __m256i ctl = _mm256_andnot_si256(_mm256_cmpgt_epi8(_mm256_setzero_si256(), x),
+                                      _mm256_cmpgt_epi8(SPLAT(0x20), x));
+    ctl = _mm256_andnot_si256(_mm256_cmpeq_epi8(x, SPLAT('\t')), ctl);
+    return _mm256_or_si256(ctl, _mm256_cmpeq_epi8(x, SPLAT(0x7f)));
+}
+AVX static inline __m256i avx_bad_tchar(__m256i x)
+{
+    __m256i lo_t = _mm256_broadcastsi128_si256(V16(tchar_lo));
+    __m256i hi_t = _mm256_broadcastsi128_si256(V16(tchar_hi));
+    __m256i lo = _mm256_shuffle_epi8(lo_t, _mm256_and_si256(x, SPLAT(0x0f)));
+    __m256i hi = _mm256_shuffle_epi8(
+        hi_t, _mm256_and_si256(_mm256_srli_epi16(x, 4), SPLAT(0x0f)));
+    return _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256());
+}
+#define AVX_CLASSIFIER(name, test)                                          \
+    AVX static uint64_t name(const char *b)                                 \
+    {                                                                       \
+        uint32_t lo = (uint32_t)_mm256_movemask_epi8(test(V32(b)));         \
+        uint32_t hi = (uint32_t)_mm256_movemask_epi8(test(V32(b + 32)));    \
+        return (uint64_t)hi << 32 | lo;                                     \
+    }
+AVX_CLASSIFIER(avx2_target, avx_bad_target)
+AVX_CLASSIFIER(avx2_value, avx_bad_value)
+AVX_CLASSIFIER(avx2_tchar, avx_bad_tchar)
+#endif
+
+static const classifier levels[][3] = {
+    [DUCTA_SIMD_SCALAR] = {scalar_target, scalar_value, scalar_tchar},
+#ifdef DUCTA_X86
+    [DUCTA_SIMD_SSE42] = {sse42_target, sse42_value, sse42_tchar},
+    [DUCTA_SIMD_AVX2] = {avx2_target, avx2_value, avx2_tchar},
+#endif
+};
+static const classifier *classify = levels[DUCTA_SIMD_SCALAR];
+static enum ducta_simd simd_level = DUCTA_SIMD_SCALAR;
+
+int ducta_simd_set(enum ducta_simd level)
+{
+    switch (level) {
+    case DUCTA_SIMD_SCALAR:
+        break;
+#ifdef DUCTA_X86
+    case DUCTA_SIMD_SSE42:
+        if (!__builtin_cpu_supports("sse4.2"))
+            return -1;
+        break;
+    case DUCTA_SIMD_AVX2:
+        if (!__builtin_cpu_supports("avx2"))
+            return -1;
+        break;
+#endif
+    default:
+        return -1;
+    }
+    classify = levels[level];
+    simd_level = level;
+    return 0;
+}
+
+enum ducta_simd ducta_simd_get(void)
+{
+    return simd_level;
+}
+
+const char *ducta_simd_name(enum ducta_simd level)
+{
+    static const char *const names[] = {"scalar", "sse42", "avx2"};
+    return (unsigned)level < 3 ? names[level] : "?";
+}
+
+/* Chosen once, before main: the best level the CPU has, unless
+ * DUCTA_SIMD=scalar|sse42|avx2 says otherwise (tests and benchmarks). */
+__attribute__((constructor)) static void pick_simd_level(void)
+{
+    __builtin_cpu_init();
+    const char *force = getenv("DUCTA_SIMD");
+    for (int l = DUCTA_SIMD_AVX2; l >= DUCTA_SIMD_SCALAR; l--) {
+        if (force && strcmp(force, ducta_simd_name((enum ducta_simd)l)))
+            continue;
+        if (ducta_simd_set((enum ducta_simd)l) == 0)
+            return;
+    }
+}
+
+/* ---- stage 2 helpers: scanning through the masks ---------------------- */
+
+/* A cursor over buf[0..len) that asks a classifier about one 64-byte block
+ * only when the walk reaches it, and only the question the walk asks. Bytes
+ * past len read as "not in the class", so a scan that runs off the end
+ * stops at a position >= len, which the caller reads as "incomplete". */
+struct scanner {
+    const char *buf;
+    size_t len;
+    size_t block[3];  /* per question: the block its mask is for */
+    uint64_t mask[3];
+};
+
+static uint64_t load_mask(struct scanner *s, size_t block, int q)
+{
+    size_t at = block * BLOCK;
+    s->block[q] = block;
+    if (at + BLOCK <= s->len)
+        return s->mask[q] = classify[q](s->buf + at);
+    /* The last, partial block: never read past the caller's buffer. If the
+     * buffer has 64 bytes, classify its last 64 and shift, else copy. */
+    size_t have = s->len - at;
+    uint64_t m;
+    if (s->len >= BLOCK) {
+        m = classify[q](s->buf + s->len - BLOCK) >> (BLOCK - have);
+    } else {
+        char tail[BLOCK] = {0};
+        memcpy(tail, s->buf + at, have);
+        m = classify[q](tail);
+    }
+    return s->mask[q] = m | ~0ull << have;
+}
+
+/* The offset of the first byte at or after pos that is not in the class
+ * asked about (q), or a value >= len if there is none in the buffer. */
+static inline size_t scan(struct scanner *s, size_t pos, int q)
+{
+    while (pos < s->len) {
+        size_t block = pos / BLOCK;
+        uint64_t m = block == s->block[q] ? s->mask[q] : load_mask(s, block, q);
+        m >>= pos % BLOCK;
+        if (m)
+            return pos + (size_t)__builtin_ctzll(m);
+        pos = (block + 1) * BLOCK;
+    }
+    return pos;
+}
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static int lower_eq(const char *s, const char *lit, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
-        char c = s.ptr[i];
+        char c = s[i];
         if (c >= 'A' && c <= 'Z')
             c += 'a' - 'A';
         if (c != lit[i])
             return 0;
     }
     return 1;
+}
+
+static int slice_ieq(ducta_slice s, const char *lit, size_t n)
+{
+    return s.len == n && lower_eq(s.ptr, lit, n);
 }
 #define SLICE_IEQ(s, lit) slice_ieq((s), (lit), sizeof(lit) - 1)
 
@@ -73,12 +316,12 @@ const ducta_slice *ducta_header_get(const struct ducta_request *req,
 {
     size_t n = strlen(name);
     for (size_t i = 0; i < req->nheaders; i++) {
-        if (req->headers[i].name.len != n)
+        const ducta_slice *hn = &req->headers[i].name;
+        if (hn->len != n)
             continue;
-        /* the literal may have capitals; fold both sides */
         size_t k = 0;
         for (; k < n; k++) {
-            char a = req->headers[i].name.ptr[k], b = name[k];
+            char a = hn->ptr[k], b = name[k];
             if (a >= 'A' && a <= 'Z')
                 a += 'a' - 'A';
             if (b >= 'A' && b <= 'Z')
@@ -92,36 +335,43 @@ const ducta_slice *ducta_header_get(const struct ducta_request *req,
     return NULL;
 }
 
-/* Does the comma-separated list (Connection's grammar, RFC 9110 §7.6.1)
- * contain the token? */
+/* Walk a comma-separated list (RFC 9110 §5.6.1): call back with each
+ * non-empty element, trimmed. Returns the first non-zero callback value. */
+static const char *list_next(const char *p, const char *end, ducta_slice *el)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+        p++;
+    const char *s = p;
+    while (p < end && *p != ',')
+        p++;
+    const char *e = p;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    *el = (ducta_slice){s, (size_t)(e - s)};
+    return p;
+}
+
 static int list_has(ducta_slice v, const char *tok, size_t n)
 {
     const char *p = v.ptr, *end = v.ptr + v.len;
+    ducta_slice el;
     while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-            p++;
-        const char *s = p;
-        while (p < end && *p != ',')
-            p++;
-        const char *e = p;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if (slice_ieq((ducta_slice){s, (size_t)(e - s)}, tok, n))
+        p = list_next(p, end, &el);
+        if (slice_ieq(el, tok, n))
             return 1;
     }
     return 0;
 }
 
-/* Content-Length = 1*DIGIT (RFC 9112 §6.3); overflow is an error, not a
- * wrap-around. */
-static int parse_content_length(ducta_slice v, size_t *out)
+/* Content-Length = 1*DIGIT (RFC 9112 §6.3); overflow is an error. */
+static int parse_content_length(ducta_slice v, uint64_t *out)
 {
     if (v.len == 0)
         return -1;
-    size_t n = 0;
+    uint64_t n = 0;
     for (size_t i = 0; i < v.len; i++) {
         unsigned d = (unsigned char)v.ptr[i] - '0';
-        if (d > 9 || n > (SIZE_MAX - d) / 10)
+        if (d > 9 || n > (UINT64_MAX - d) / 10)
             return -1;
         n = n * 10 + d;
     }
@@ -129,17 +379,84 @@ static int parse_content_length(ducta_slice v, size_t *out)
     return 0;
 }
 
-/* Having found a complete, well-formed head: the rules that span fields. */
-static ssize_t check_semantics(struct ducta_request *req, size_t head_len)
+/* Transfer-Encoding (RFC 9112 §6.1, §6.3 item 4): chunked must be present,
+ * last, and once; any other coding we cannot decode: 501. Several fields
+ * are one list (RFC 9110 §5.3), so this is called for each field in
+ * order, and *state carries "chunked seen" across them. */
+static int transfer_coding(ducta_slice v, int *chunked_seen)
 {
-    int hosts = 0, lengths = 0, te = 0;
-    const ducta_slice *conn = NULL;
+    const char *p = v.ptr, *end = v.ptr + v.len;
+    ducta_slice el;
+    int any = 0;
+    while (p < end) {
+        p = list_next(p, end, &el);
+        if (el.len == 0)
+            continue;
+        any = 1;
+        if (*chunked_seen)
+            return -400;  /* something after chunked: length unknowable */
+        if (SLICE_IEQ(el, "chunked"))
+            *chunked_seen = 1;
+        else
+            return -501;  /* gzip, compress, deflate, …: not implemented */
+    }
+    return any ? 0 : -400;
+}
+
+/* Is this an absolute-form target (RFC 9112 §3.2.2)? If so, point path at
+ * its path-abempty and query. scheme = ALPHA *( ALPHA / DIGIT / + - . ) */
+static int absolute_form(struct ducta_request *req)
+{
+    const char *p = req->target.ptr, *end = p + req->target.len;
+    if (p == end || !((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'))
+        return 0;
+    while (p < end && ((((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')) ||
+                       (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' ||
+                       *p == '.'))
+        p++;
+    if (end - p < 3 || memcmp(p, "://", 3) != 0)
+        return 0;
+    p += 3;
+    const char *auth = p;
+    while (p < end && *p != '/' && *p != '?' && *p != '#')
+        p++;
+    if (p == auth)
+        return -1;  /* no authority */
+    req->authority = (ducta_slice){auth, (size_t)(p - auth)};
+    const char *q = memchr(p, '?', (size_t)(end - p));
+    static const char root[] = "/";
+    if (q == p || p == end)
+        req->path = (ducta_slice){root, 1};  /* "http://h" means "/" */
+    else
+        req->path = (ducta_slice){p, (size_t)((q ? q : end) - p)};
+    req->query = q ? (ducta_slice){q + 1, (size_t)(end - q - 1)}
+                   : (ducta_slice){end, 0};
+    return 1;
+}
+
+/* ---- stage 2: the grammar walk ----------------------------------------- */
+
+/* Having a complete, well-formed head: the rules that span fields. */
+static ssize_t check_semantics(const struct ducta_limits *lim,
+                               struct ducta_request *req, size_t head_len)
+{
+    int hosts = 0, lengths = 0, te = 0, chunked = 0;
+    const ducta_slice *conn = NULL, *expect = NULL;
     req->content_length = 0;
     for (size_t i = 0; i < req->nheaders; i++) {
         const ducta_header *h = &req->headers[i];
+        int rc;
         switch (h->name.len) {
         case 4:
-            hosts += SLICE_IEQ(h->name, "host");
+            if (SLICE_IEQ(h->name, "host")) {
+                hosts++;
+                if (!req->authority.len)
+                    req->authority = h->value;
+            }
+            break;
+        case 6:
+            if (SLICE_IEQ(h->name, "expect"))
+                expect = &h->value;
             break;
         case 10:
             if (SLICE_IEQ(h->name, "connection"))
@@ -147,27 +464,38 @@ static ssize_t check_semantics(struct ducta_request *req, size_t head_len)
             break;
         case 14:
             if (SLICE_IEQ(h->name, "content-length")) {
-                /* a repeated Content-Length, equal or not, is how request
-                 * smuggling starts: reject it (§6.3 item 5) */
+                /* repeated, equal or not, is how smuggling starts (§6.3) */
                 if (++lengths > 1 ||
                     parse_content_length(h->value, &req->content_length))
                     return -400;
             }
             break;
         case 17:
-            te += SLICE_IEQ(h->name, "transfer-encoding");
+            if (SLICE_IEQ(h->name, "transfer-encoding")) {
+                te = 1;
+                if ((rc = transfer_coding(h->value, &chunked)) != 0)
+                    return rc;
+            }
             break;
         }
     }
-    /* RFC 9112 §3.2: a 1.1 request without exactly one Host is a 400 */
-    if (req->minor_version == 1 && hosts != 1)
-        return -400;
-    if (hosts > 1)
+    /* §3.2: a 1.1 request carries exactly one Host; never two */
+    if (hosts > 1 || (req->minor_version == 1 && hosts != 1))
         return -400;
     if (te) {
-        if (req->minor_version == 0 || lengths)
-            return -400;  /* §6.1: faulty framing, never guess */
-        return -501;      /* chunked decoding is not implemented yet */
+        /* §6.1: with Content-Length, or in a 1.0 message, the framing is
+         * faulty; never pick one of the two readings */
+        if (lengths || req->minor_version == 0 || !chunked)
+            return -400;
+        req->chunked = 1;
+    } else if (req->content_length > lim->max_body) {
+        return -413;
+    }
+    if (expect) {
+        /* RFC 9110 §10.1.1: 100-continue is the only expectation */
+        if (!SLICE_IEQ(*expect, "100-continue"))
+            return -417;
+        req->expect_continue = req->minor_version == 1;
     }
     if (req->minor_version == 1)
         req->keep_alive = !(conn && list_has(*conn, "close", 5));
@@ -176,19 +504,44 @@ static ssize_t check_semantics(struct ducta_request *req, size_t head_len)
     return (ssize_t)head_len;
 }
 
-/* A request that is not complete yet: is it already past a limit? */
-static ssize_t incomplete(struct ducta_parser *ps, size_t len, int in_line)
+/* The request-target's form decides what it may be (§3.2). */
+static ssize_t check_target(struct ducta_request *req)
 {
-    if (in_line && len > DUCTA_MAX_REQUEST_LINE)
+    const char *t = req->target.ptr;
+    if (req->method.len == 7 && memcmp(req->method.ptr, "CONNECT", 7) == 0)
+        return -501;  /* authority-form: we are not a tunnel */
+    if (req->target.len == 1 && t[0] == '*') {
+        /* asterisk-form: OPTIONS only (§3.2.4) */
+        if (req->method.len != 7 || memcmp(req->method.ptr, "OPTIONS", 7))
+            return -400;
+        req->path = req->target;
+        return 0;
+    }
+    if (t[0] == '/') {  /* origin-form (§3.2.1) */
+        const char *q = memchr(t, '?', req->target.len);
+        const char *end = t + req->target.len;
+        req->path = (ducta_slice){t, (size_t)((q ? q : end) - t)};
+        req->query = q ? (ducta_slice){q + 1, (size_t)(end - q - 1)}
+                       : (ducta_slice){end, 0};
+        return 0;
+    }
+    return absolute_form(req) == 1 ? 0 : -400;
+}
+
+/* A request that is not complete yet: is it already past a limit? */
+static ssize_t incomplete(const struct ducta_limits *lim,
+                          struct ducta_parser *ps, size_t len, int in_line)
+{
+    if (in_line && len > lim->max_request_line)
         return -414;
-    if (len >= DUCTA_MAX_HEAD)
+    if (len >= lim->max_head)
         return -431;
     ps->scanned = len;
     return DUCTA_PARSE_INCOMPLETE;
 }
 
 /* Resumed call: a head can only have ended in the new bytes if they hold a
- * LF followed by CRLF or LF (the latter is then rejected by the full parse).
+ * LF followed by CRLF or by LF (the latter then rejected by the full parse).
  * Start three bytes back so an end split across reads is seen. */
 static int may_have_ended(const char *buf, size_t from, size_t len)
 {
@@ -202,111 +555,245 @@ static int may_have_ended(const char *buf, size_t from, size_t len)
     return 0;
 }
 
-ssize_t ducta_parse_request(struct ducta_parser *ps, const char *buf,
+ssize_t ducta_parse_request(struct ducta_parser *ps,
+                            const struct ducta_limits *lim, const char *buf,
                             size_t len, struct ducta_request *req)
 {
+    /* A request arriving in pieces: only the new bytes are searched for
+     * the end of the head; the whole head is walked once, when complete. */
     if (ps->scanned) {
         size_t from = ps->scanned > 3 ? ps->scanned - 3 : 0;
-        if (!may_have_ended(buf, from, len)) {
-            const char *eol = memchr(buf, '\n', len);
-            return incomplete(ps, len, eol == NULL);
-        }
+        if (!may_have_ended(buf, from, len))
+            return incomplete(lim, ps, len, memchr(buf, '\n', len) == NULL);
     }
+    struct scanner s = {buf, len, {SIZE_MAX, SIZE_MAX, SIZE_MAX}, {0, 0, 0}};
+    memset(req, 0, offsetof(struct ducta_request, headers));
 
-    const char *p = buf, *end = buf + len;
-
-    /* request-line = method SP request-target SP HTTP-version (§3) */
-    const char *s = p;
-    while (p < end && IS(*p, C_TCHAR))
-        p++;
-    if (p == end)
-        return incomplete(ps, len, 1);
-    if (*p != ' ' || p == s)
+    /* request-line = method SP request-target SP HTTP-version CRLF (§3) */
+    size_t p = scan(&s, 0, NOT_TCHAR);
+    if (p >= len)
+        return incomplete(lim, ps, len, 1);
+    if (buf[p] != ' ' || p == 0)
         return -400;
-    req->method = (ducta_slice){s, (size_t)(p - s)};
-    s = ++p;
-    while (p < end && IS(*p, C_TARGET))
-        p++;
-    if (p == end)
-        return incomplete(ps, len, 1);
-    if (*p != ' ' || p == s)
+    req->method = (ducta_slice){buf, p};
+    size_t t = p + 1;
+    p = scan(&s, t, NOT_TARGET);
+    if (p >= len)
+        return incomplete(lim, ps, len, 1);
+    if (buf[p] != ' ' || p == t)
         return -400;
-    req->target = (ducta_slice){s, (size_t)(p - s)};
-    const char *q = memchr(s, '?', (size_t)(p - s));
-    req->path = (ducta_slice){s, (size_t)((q ? q : p) - s)};
-    req->query = q ? (ducta_slice){q + 1, (size_t)(p - q - 1)}
-                   : (ducta_slice){p, 0};
+    req->target = (ducta_slice){buf + t, p - t};
     p++;
-    /* HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF */
+    /* HTTP-version = "HTTP/" DIGIT "." DIGIT (§2.3) */
     static const char proto[] = "HTTP/1.1\r\n";
-    size_t have = (size_t)(end - p);
-    if (have < sizeof(proto) - 1) {
-        /* only wait for more if what came so far can still be valid */
-        for (size_t i = 0; i < have; i++) {
-            char want = proto[i];
-            if ((i == 5 || i == 7) ? (p[i] < '0' || p[i] > '9')
-                                    : p[i] != want)
+    const char *v = buf + p;
+    size_t have = len - p;
+    if (have < sizeof proto - 1) {
+        /* wait for more only if what came so far can still be valid */
+        for (size_t i = 0; i < have; i++)
+            if ((i == 5 || i == 7) ? (v[i] < '0' || v[i] > '9')
+                                    : v[i] != proto[i])
                 return -400;
-        }
-        return incomplete(ps, len, 1);
+        return incomplete(lim, ps, len, 1);
     }
-    if (memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[8] != '\r' ||
-        p[9] != '\n' || p[5] < '0' || p[5] > '9' || p[7] < '0' ||
-        p[7] > '9')
+    if (memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[8] != '\r' ||
+        v[9] != '\n' || v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9')
         return -400;
-    if (p[5] != '1' || (p[7] != '0' && p[7] != '1'))
-        return -505;
-    req->minor_version = p[7] - '0';
+    if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+        return -505;  /* also the HTTP/2 preface "PRI * HTTP/2.0" */
+    req->minor_version = v[7] - '0';
     p += 10;
-    if ((size_t)(p - buf) > DUCTA_MAX_REQUEST_LINE)
+    if (p > lim->max_request_line)
         return -414;
+    ssize_t rc = check_target(req);
+    if (rc)
+        return rc;
 
-    /* field-line = field-name ":" OWS field-value OWS, CRLF (§5) */
-    req->nheaders = 0;
+    /* field-line = field-name ":" OWS field-value OWS CRLF (§5) */
     for (;;) {
-        if (p == end)
-            return incomplete(ps, len, 0);
-        if (*p == '\r') {
-            if (p + 1 == end)
-                return incomplete(ps, len, 0);
-            if (p[1] != '\n')
+        if (p >= len)
+            return incomplete(lim, ps, len, 0);
+        if (buf[p] == '\r') {
+            if (p + 1 >= len)
+                return incomplete(lim, ps, len, 0);
+            if (buf[p + 1] != '\n')
                 return -400;
             p += 2;
             break;
         }
-        s = p;
-        while (p < end && IS(*p, C_TCHAR))
-            p++;
-        if (p == end)
-            return incomplete(ps, len, 0);
+        size_t n = scan(&s, p, NOT_TCHAR);
+        if (n >= len)
+            return incomplete(lim, ps, len, 0);
         /* anything but ':' here — SP before the colon, a leading SP (obs-
          * fold), a bare LF, a control byte — is a 400 (§5.1, §5.2) */
-        if (*p != ':' || p == s)
+        if (buf[n] != ':' || n == p)
             return -400;
-        ducta_slice name = {s, (size_t)(p - s)};
-        p++;
-        while (p < end && (*p == ' ' || *p == '\t'))
+        ducta_slice name = {buf + p, n - p};
+        p = n + 1;
+        while (p < len && (buf[p] == ' ' || buf[p] == '\t'))
             p++;
-        s = p;
-        while (p < end && IS(*p, C_VALUE))
-            p++;
-        if (p + 1 >= end)
-            return incomplete(ps, len, 0);
-        if (p[0] != '\r' || p[1] != '\n')
+        size_t vs = p;
+        p = scan(&s, p, NOT_VALUE);
+        if (p + 1 >= len)
+            return incomplete(lim, ps, len, 0);
+        if (buf[p] != '\r' || buf[p + 1] != '\n')
             return -400;  /* bare CR, bare LF, NUL or another control */
-        const char *e = p;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
+        size_t ve = p;
+        while (ve > vs && (buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
+            ve--;
         p += 2;
-        if (req->nheaders == DUCTA_MAX_HEADERS)
+        if (p > lim->max_head || req->nheaders >= lim->max_headers)
             return -431;
         req->headers[req->nheaders++] =
-            (ducta_header){name, {s, (size_t)(e - s)}};
-        if ((size_t)(p - buf) > DUCTA_MAX_HEAD)
-            return -431;
+            (ducta_header){name, {buf + vs, ve - vs}};
     }
-    if ((size_t)(p - buf) > DUCTA_MAX_HEAD)
+    if (p > lim->max_head)
         return -431;
-    req->body = (ducta_slice){p, 0};
-    return check_semantics(req, (size_t)(p - buf));
+    req->body = (ducta_slice){buf + p, 0};
+    return check_semantics(lim, req, p);
+}
+
+/* ---- chunked bodies (RFC 9112 §7.1) ------------------------------------ */
+
+enum {
+    CK_SIZE,       /* hex digits of chunk-size */
+    CK_EXT,        /* after the size: BWS, chunk-ext, up to CR */
+    CK_SIZE_LF,    /* the LF ending the size line */
+    CK_DATA,       /* chunk-data */
+    CK_DATA_CR,    /* the CRLF after chunk-data */
+    CK_DATA_LF,
+    CK_TRAILER,    /* start of a trailer line, or the final CRLF */
+    CK_TRAILER_LINE,
+    CK_TRAILER_LF,
+    CK_LAST_LF,
+    CK_DONE,
+};
+
+ssize_t ducta_parse_chunked(struct ducta_chunked *ck,
+                            const struct ducta_limits *lim, char *body,
+                            size_t *len)
+{
+    /* body[0..ck->decoded) is decoded data; body[ck->decoded..*len) is raw
+     * input. Chunk data moves down over the framing it followed, so the
+     * decoded body ends up contiguous and the raw rest (the next pipelined
+     * request, maybe) moves down behind it. */
+    size_t in = ck->decoded, out = ck->decoded, end = *len;
+    ssize_t result = DUCTA_PARSE_INCOMPLETE;
+    while (in < end && ck->state != CK_DONE) {
+        char c = body[in];
+        switch (ck->state) {
+        case CK_SIZE: {
+            unsigned d;
+            if (c >= '0' && c <= '9')
+                d = (unsigned)(c - '0');
+            else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+                d = (unsigned)((c | 0x20) - 'a' + 10);
+            else if (ck->digits == 0)
+                return -400;  /* chunk-size = 1*HEXDIG */
+            else {
+                ck->state = CK_EXT;
+                continue;  /* look at this byte again as extension */
+            }
+            if (ck->remaining >> 60 || ck->digits >= 16)
+                return -400;  /* would overflow 64 bits */
+            ck->remaining = ck->remaining << 4 | d;
+            ck->digits++;
+            in++;
+            break;
+        }
+        case CK_EXT:
+            /* chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] );
+             * we skip it, but only bytes a field value may hold, and only so
+             * many, since nobody uses extensions for good */
+            if (c == '\r') {
+                ck->state = CK_SIZE_LF;
+            } else if (!IS(c, C_VALUE) ||
+                       (ck->ext_len == 0 && c != ';' && c != ' ' && c != '\t') ||
+                       ++ck->ext_len > DUCTA_MAX_CHUNK_EXT) {
+                return -400;
+            }
+            in++;
+            break;
+        case CK_SIZE_LF:
+            if (c != '\n')
+                return -400;
+            in++;
+            ck->ext_len = 0;
+            ck->digits = 0;
+            if (ck->remaining == 0) {
+                ck->state = CK_TRAILER;
+                break;
+            }
+            if (ck->remaining > lim->max_body - out)
+                return -413;
+            ck->state = CK_DATA;
+            break;
+        case CK_DATA: {
+            size_t n = end - in;
+            if (n > ck->remaining)
+                n = (size_t)ck->remaining;
+            memmove(body + out, body + in, n);
+            out += n;
+            in += n;
+            ck->remaining -= n;
+            if (ck->remaining == 0)
+                ck->state = CK_DATA_CR;
+            break;
+        }
+        case CK_DATA_CR:
+            if (c != '\r')
+                return -400;
+            ck->state = CK_DATA_LF;
+            in++;
+            break;
+        case CK_DATA_LF:
+            if (c != '\n')
+                return -400;
+            ck->state = CK_SIZE;
+            in++;
+            break;
+        case CK_TRAILER:
+            /* trailer-section = *( field-line CRLF ), then CRLF; the
+             * fields are dropped (§7.1.2 lets us), but bounded */
+            if (c == '\r') {
+                ck->state = CK_LAST_LF;
+            } else if (!IS(c, C_TCHAR)) {
+                return -400;
+            } else {
+                ck->state = CK_TRAILER_LINE;
+            }
+            in++;
+            break;
+        case CK_TRAILER_LINE:
+            if (c == '\r')
+                ck->state = CK_TRAILER_LF;
+            else if (!IS(c, C_VALUE) && c != ':')
+                return -400;
+            if (++ck->trailer_len > lim->max_head)
+                return -431;
+            in++;
+            break;
+        case CK_TRAILER_LF:
+            if (c != '\n')
+                return -400;
+            ck->state = CK_TRAILER;
+            in++;
+            break;
+        case CK_LAST_LF:
+            if (c != '\n')
+                return -400;
+            ck->state = CK_DONE;
+            in++;
+            break;
+        }
+    }
+    if (ck->state == CK_DONE)
+        result = 1;
+    /* close the gap between decoded data and the raw rest */
+    if (in != out) {
+        memmove(body + out, body + in, end - in);
+        *len = end - (in - out);
+    }
+    ck->decoded = out;
+    return result;
 }

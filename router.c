@@ -2,8 +2,8 @@
  * router.c — from a parsed request to the handler that answers it.
  *
  * Owns: the route table and the built-in handlers (/plaintext and /json,
- * the TechEmpower endpoints every benchmark speaks), and the decision
- * between a handler, 404 and 405.
+ * the TechEmpower endpoints every benchmark speaks; POST /echo; OPTIONS *),
+ * and the decision between a handler, 404 and 405.
  *
  * Does not own: how responses are written (conn.c) or parsed (parse.c).
  *
@@ -32,15 +32,36 @@ static int json(const struct ducta_request *req, struct ducta_response *res)
     return 0;
 }
 
+/* POST /echo answers with the body it received (decoded, if it came
+ * chunked): it makes request bodies testable end to end. */
+static int echo(const struct ducta_request *req, struct ducta_response *res)
+{
+    *res = (struct ducta_response){200, "application/octet-stream",
+                                   req->body.ptr, req->body.len};
+    return 0;
+}
+
+/* OPTIONS * asks about the server, not a resource (RFC 9110 §9.3.7). */
+static int options_star(const struct ducta_request *req,
+                        struct ducta_response *res)
+{
+    (void)req;
+    *res = (struct ducta_response){200, "text/plain", "", 0};
+    return 0;
+}
+
 struct route {
     const char *method;
     const char *path;
     ducta_handler handler;
+    const char *allow;  /* every method of this path, for a 405 */
 };
 
 static const struct route routes[] = {
-    {"GET", "/plaintext", plaintext},
-    {"GET", "/json", json},
+    {"GET", "/plaintext", plaintext, "GET, HEAD"},
+    {"GET", "/json", json, "GET, HEAD"},
+    {"POST", "/echo", echo, "POST"},
+    {"OPTIONS", "*", options_star, "OPTIONS"},
 };
 
 static int slice_is(ducta_slice s, const char *lit)
@@ -52,7 +73,7 @@ static int slice_is(ducta_slice s, const char *lit)
 ducta_handler ducta_route(const struct ducta_request *req, int *status,
                           const char **allow)
 {
-    int path_known = 0;
+    const char *path_allow = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (!slice_is(req->path, routes[i].path))
             continue;
@@ -62,9 +83,9 @@ ducta_handler ducta_route(const struct ducta_request *req, int *status,
             (slice_is(req->method, "HEAD") &&
              strcmp(routes[i].method, "GET") == 0))
             return routes[i].handler;
-        path_known = 1;
+        path_allow = routes[i].allow;
     }
-    *status = path_known ? 405 : 404;
-    *allow = path_known ? "GET, HEAD" : NULL;
+    *status = path_allow ? 405 : 404;
+    *allow = path_allow;
     return NULL;
 }

@@ -325,7 +325,7 @@ Test(conn, body_too_large_is_413)
     int fd = connect_client();
     char req[128];
     snprintf(req, sizeof req, "POST /json HTTP/1.1\r\nHost: t\r\n"
-             "Content-Length: %d\r\n\r\n", DUCTA_MAX_BODY + 1);
+             "Content-Length: %d\r\n\r\n", DUCTA_DEFAULT_MAX_BODY + 1);
     send_str(fd, req);
     struct resp r[1];
     cr_assert_eq(await(fd, r, 1, 4096), 1);
