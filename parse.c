@@ -657,7 +657,8 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
 
 enum {
     CK_SIZE,       /* hex digits of chunk-size */
-    CK_EXT,        /* after the size: BWS, chunk-ext, up to CR */
+    CK_EXT_BWS,    /* after the size: whitespace until ';' or CR */
+    CK_EXT,        /* after ';': the extension, up to CR */
     CK_SIZE_LF,    /* the LF ending the size line */
     CK_DATA,       /* chunk-data */
     CK_DATA_CR,    /* the CRLF after chunk-data */
@@ -691,7 +692,7 @@ ssize_t ducta_parse_chunked(struct ducta_chunked *ck,
             else if (ck->digits == 0)
                 return -400;  /* chunk-size = 1*HEXDIG */
             else {
-                ck->state = CK_EXT;
+                ck->state = CK_EXT_BWS;
                 continue;  /* look at this byte again as extension */
             }
             if (ck->remaining >> 60 || ck->digits >= 16)
@@ -701,17 +702,26 @@ ssize_t ducta_parse_chunked(struct ducta_chunked *ck,
             in++;
             break;
         }
-        case CK_EXT:
-            /* chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] );
-             * we skip it, but only bytes a field value may hold, and only so
-             * many, since nobody uses extensions for good */
-            if (c == '\r') {
+        case CK_EXT_BWS:
+            /* chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ):
+             * after the size, only whitespace until ';' or the CR */
+            if (c == '\r')
                 ck->state = CK_SIZE_LF;
-            } else if (!IS(c, C_VALUE) ||
-                       (ck->ext_len == 0 && c != ';' && c != ' ' && c != '\t') ||
-                       ++ck->ext_len > DUCTA_MAX_CHUNK_EXT) {
+            else if (c == ';')
+                ck->state = CK_EXT;
+            else if (c != ' ' && c != '\t')
                 return -400;
-            }
+            if (++ck->ext_len > DUCTA_MAX_CHUNK_EXT)
+                return -400;
+            in++;
+            break;
+        case CK_EXT:
+            /* The extension itself we skip, but only bytes a field value
+             * may hold, and only so many: nobody uses them for good */
+            if (c == '\r')
+                ck->state = CK_SIZE_LF;
+            else if (!IS(c, C_VALUE) || ++ck->ext_len > DUCTA_MAX_CHUNK_EXT)
+                return -400;
             in++;
             break;
         case CK_SIZE_LF:

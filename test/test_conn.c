@@ -427,3 +427,64 @@ Test(conn, half_close_after_request_gets_response_then_close)
     cr_assert(eof);
     close(fd);
 }
+
+Test(conn, chunked_echo_split_then_pipelined_get)
+{
+    /* the decoded body reaches the handler whole; the GET behind it in
+     * the same bytes is answered next */
+    static const char req[] =
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "6\r\nHello,\r\n7;x=y\r\n World!\r\n0\r\nT: v\r\n\r\n"
+        "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
+    size_t len = sizeof req - 1;
+    for (size_t k = 1; k < len; k += 7) {
+        reset_inbuf();
+        int fd = connect_client();
+        send_all(fd, req, k);
+        pump();
+        send_all(fd, req + k, len - k);
+        struct resp r[2];
+        cr_assert_eq(await(fd, r, 2, 4096), 2, "split at %zu", k);
+        cr_assert_eq(r[0].status, 200);
+        cr_assert_str_eq(r[0].body, "Hello, World!");
+        cr_assert_eq(r[1].status, 200);
+        cr_assert_str_eq(r[1].body, "Hello, World!");
+        close(fd);
+        pump();
+    }
+}
+
+Test(conn, expect_100_continue_before_the_body)
+{
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+                 "Expect: 100-continue\r\n\r\n");
+    for (int i = 0; i < 10; i++) {
+        pump();
+        drain_client(fd, 4096);
+    }
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    cr_assert_eq(inlen, sizeof cont - 1, "only the interim response so far");
+    cr_assert_eq(memcmp(inbuf, cont, sizeof cont - 1), 0);
+    inlen = 0;
+    send_str(fd, "ping");
+    struct resp r[1];
+    cr_assert_eq(await(fd, r, 1, 4096), 1);
+    cr_assert_eq(r[0].status, 200);
+    cr_assert_str_eq(r[0].body, "ping");
+    close(fd);
+}
+
+Test(conn, expect_with_body_already_sent_gets_no_100)
+{
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+                 "Expect: 100-continue\r\n\r\npong");
+    struct resp r[1];
+    cr_assert_eq(await(fd, r, 1, 4096), 1);
+    cr_assert_eq(memcmp(inbuf, "HTTP/1.1 200", 12), 0);
+    cr_assert_str_eq(r[0].body, "pong");
+    close(fd);
+}

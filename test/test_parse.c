@@ -253,3 +253,150 @@ Test(parse, limits)
         cr_assert_eq(parse(buf), -431);
     }
 }
+
+Test(parse, target_forms)
+{
+    EACH_LEVEL {
+        /* §3.2.2 absolute-form: the path comes from the target */
+        cr_assert_gt(parse("GET http://example.com:81/a/b?q=1 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+        cr_assert(slice_eq(req.path, "/a/b"));
+        cr_assert(slice_eq(req.query, "q=1"));
+        cr_assert(slice_eq(req.authority, "example.com:81"));
+        cr_assert_gt(parse("GET http://example.com HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+        cr_assert(slice_eq(req.path, "/"));
+        cr_assert_eq(parse("GET http:///a HTTP/1.1\r\nHost: x\r\n\r\n"), -400);
+        /* §3.2.1 origin-form; Host gives the authority */
+        cr_assert_gt(parse("GET /x HTTP/1.1\r\nHost: h:1\r\n\r\n"), 0);
+        cr_assert(slice_eq(req.authority, "h:1"));
+        /* neither form */
+        cr_assert_eq(parse("GET x/y HTTP/1.1\r\nHost: x\r\n\r\n"), -400);
+        /* §3.2.4 asterisk-form is for OPTIONS only */
+        cr_assert_gt(parse("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+        cr_assert(slice_eq(req.path, "*"));
+        cr_assert_eq(parse("GET * HTTP/1.1\r\nHost: x\r\n\r\n"), -400);
+        /* §3.2.3 authority-form (CONNECT): we are not a proxy */
+        cr_assert_eq(parse("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"), -501);
+        /* the HTTP/2 preface is a clean 505, not a hang */
+        cr_assert_eq(parse("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), -505);
+    }
+}
+
+Test(parse, expect)
+{
+    EACH_LEVEL {
+        /* RFC 9110 §10.1.1: 100-continue is the one expectation */
+        cr_assert_gt(parse("POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-Continue\r\n\r\n"), 0);
+        cr_assert_eq(req.expect_continue, 1);
+        cr_assert_eq(parse("POST /e HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n"), -417);
+        /* a 1.0 client never waits for 100 (§10.1.1: it must be ignored) */
+        cr_assert_gt(parse("POST /e HTTP/1.0\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"), 0);
+        cr_assert_eq(req.expect_continue, 0);
+    }
+}
+
+Test(parse, body_limit_is_checked_before_the_body)
+{
+    struct ducta_limits small = lim;
+    small.max_body = 10;
+    struct ducta_parser p = {0};
+    const char *r = "POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n";
+    cr_assert_eq(ducta_parse_request(&p, &small, r, strlen(r), &req), -413);
+    r = "POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n";
+    cr_assert_gt(ducta_parse_request(&p, &small, r, strlen(r), &req), 0);
+}
+
+/* Decode a chunked body given as a string; returns the result and leaves
+ * the decoded bytes and what followed in out/rest. */
+static char ck_buf[4096];
+static ssize_t chunked(const char *in, size_t *decoded, const char **rest)
+{
+    struct ducta_chunked ck = {0};
+    size_t len = strlen(in);
+    memcpy(ck_buf, in, len);
+    ssize_t r = ducta_parse_chunked(&ck, &lim, ck_buf, &len);
+    *decoded = ck.decoded;
+    ck_buf[len] = 0;
+    *rest = ck_buf + ck.decoded;
+    return r;
+}
+
+Test(parse, chunked_decodes_in_place)
+{
+    size_t n;
+    const char *rest;
+    /* §7.1: chunks, an extension, the last chunk, trailers (dropped) */
+    cr_assert_eq(chunked("5\r\nHello\r\n8;ext=1;q=\"x\"\r\n, World!\r\n0\r\n"
+                         "X-Trailer: yes\r\n\r\nGET /next", &n, &rest), 1);
+    cr_assert_eq(n, 13);
+    cr_assert_eq(memcmp(ck_buf, "Hello, World!", 13), 0);
+    /* the next pipelined request starts exactly where the body ended */
+    cr_assert_str_eq(rest, "GET /next");
+    cr_assert_eq(chunked("A\r\n0123456789\r\n0\r\n\r\n", &n, &rest), 1);
+    cr_assert_eq(n, 10);
+    cr_assert_str_eq(rest, "");
+    cr_assert_eq(chunked("0\r\n\r\n", &n, &rest), 1);
+    cr_assert_eq(n, 0);
+}
+
+Test(parse, chunked_resumes_at_every_split)
+{
+    static const char body[] = "3;a=b\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nT: 1\r\n\r\nNEXT";
+    size_t len = sizeof body - 1;
+    for (size_t k = 0; k <= len; k++) {
+        /* the first k bytes arrive, then the rest */
+        struct ducta_chunked ck = {0};
+        char buf[256];
+        memcpy(buf, body, k);
+        size_t have = k;
+        ssize_t r = ducta_parse_chunked(&ck, &lim, buf, &have);
+        cr_assert_geq(r, 0, "split at %zu", k);
+        memcpy(buf + have, body + k, len - k);
+        have += len - k;
+        if (r == 0)
+            r = ducta_parse_chunked(&ck, &lim, buf, &have);
+        cr_assert_eq(r, 1, "split at %zu", k);
+        cr_assert_eq(ck.decoded, 19);
+        cr_assert_eq(memcmp(buf, "abc0123456789abcdef", 19), 0);
+        cr_assert_eq(have - ck.decoded, 4);
+        cr_assert_eq(memcmp(buf + ck.decoded, "NEXT", 4), 0);
+    }
+}
+
+Test(parse, chunked_rejections)
+{
+    size_t n;
+    const char *rest;
+    /* chunk-size = 1*HEXDIG, without overflow */
+    cr_assert_eq(chunked("x\r\n", &n, &rest), -400);
+    cr_assert_eq(chunked("\r\n", &n, &rest), -400);
+    cr_assert_eq(chunked("-1\r\n", &n, &rest), -400);
+    cr_assert_eq(chunked("10000000000000000\r\n", &n, &rest), -400);
+    cr_assert_eq(chunked("00000000000000000001\r\n", &n, &rest), -400);
+    /* CRLF strictly where the grammar puts it */
+    cr_assert_eq(chunked("3\nabc\r\n0\r\n\r\n", &n, &rest), -400);
+    cr_assert_eq(chunked("3\r\nabcX\r\n0\r\n\r\n", &n, &rest), -400);
+    cr_assert_eq(chunked("3\r\nabc\n0\r\n\r\n", &n, &rest), -400);
+    cr_assert_eq(chunked("3\r\nabc\r\n0\r\n\n", &n, &rest), -400);
+    cr_assert_eq(chunked("3\rabc", &n, &rest), -400);
+    /* extensions: only after ';', no control bytes, bounded */
+    cr_assert_eq(chunked("3 x\r\nabc\r\n0\r\n\r\n", &n, &rest), -400);
+    cr_assert_eq(chunked("3;a\x01\r\nabc\r\n0\r\n\r\n", &n, &rest), -400);
+    char longext[DUCTA_MAX_CHUNK_EXT + 32] = "3;";
+    memset(longext + 2, 'a', DUCTA_MAX_CHUNK_EXT);
+    strcat(longext, "\r\n");
+    cr_assert_eq(chunked(longext, &n, &rest), -400);
+    /* trailer lines are field lines */
+    cr_assert_eq(chunked("0\r\n: x\r\n\r\n", &n, &rest), -400);
+    cr_assert_eq(chunked("0\r\nA: \x01\r\n\r\n", &n, &rest), -400);
+    cr_assert_eq(chunked("0\r\nA: b\rc\r\n\r\n", &n, &rest), -400);
+}
+
+Test(parse, chunked_body_limit)
+{
+    struct ducta_limits small = lim;
+    small.max_body = 5;
+    struct ducta_chunked ck = {0};
+    char buf[64] = "3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n";
+    size_t len = strlen(buf);
+    cr_assert_eq(ducta_parse_chunked(&ck, &small, buf, &len), -413);
+}
