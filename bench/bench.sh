@@ -8,6 +8,11 @@
 #         keepalive  wrk -t1 -c64 --latency
 #         pipeline   wrk -t1 -c256 --latency -s bench/pipeline.lua -- 16
 #         hey        hey -z DUR -c 64
+#       parse — the request parser alone, against http-parser 2.9, in one
+#         process over bench/corpus/*.txt (bench/bench_parse.c): ns/request
+#         and MB/s per SIMD level, and a request arriving in pieces.
+#         Knobs: REPS [11] repetitions (median shown), MS [40] ms per
+#         repetition, PARSE_CPU [none] pin to this CPU, CC [cc].
 #       all — every bench above.
 #
 # Environment (defaults in brackets):
@@ -515,9 +520,61 @@ CLK_TCK=$(getconf CLK_TCK)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ducta-bench.XXXXXX")
 chmod 755 "$TMP"   # nginx's worker runs as an unprivileged user
 
+# ------------------------------------------------------------------ bench: parse
+
+bench_parse() {
+    local cc=${CC:-cc} bin=$ROOT/build/bench_parse pin=() cpu tpc
+    command -v "$cc" >/dev/null || die "no C compiler ($cc); apt-get install -y gcc"
+    need_files libhttp-parser-dev:/usr/include/http_parser.h
+    mkdir -p "$ROOT/build"
+    # the release flags of build.sh, plus the parser and http-parser
+    $cc -std=gnu11 -O2 -Wall -Wextra -Werror -pthread ${EXTRA_CFLAGS:-} -I"$ROOT" \
+        -o "$bin" "$ROOT/bench/bench_parse.c" "$ROOT/parse.c" -lhttp_parser ||
+        die "building bench_parse failed"
+    [[ -n ${PARSE_CPU:-} ]] && pin=(taskset -c "$PARSE_CPU")
+    cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+    tpc=$(lscpu 2>/dev/null | awk -F': *' '/^Thread\(s\) per core/ { print $2 }') || true
+    echo "# ducta benchmark: parse"
+    echo
+    echo "command:  REPS=${REPS:-11} MS=${MS:-40} PARSE_CPU=${PARSE_CPU:-} bench/bench.sh parse"
+    echo "          (what \`./build.sh bench parse\` runs once it has built ./ducta)"
+    echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "machine:  nproc=$(nproc), kernel $(uname -r), CPU \"$cpu\", threads/core ${tpc:-?}"
+    echo "compiler: $($cc --version | head -n 1); flags -std=gnu11 -O2 ${EXTRA_CFLAGS:-}"
+    echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15-min load average at the start)"
+    echo
+    (cd "$ROOT/bench/corpus" && wc -c tfb.txt browser.txt big.txt pipelined16.txt | sed 's/^/    /')
+    echo
+    "${pin[@]}" "$bin" "$ROOT/bench/corpus/tfb.txt" "$ROOT/bench/corpus/browser.txt" \
+        "$ROOT/bench/corpus/big.txt" "$ROOT/bench/corpus/pipelined16.txt" ||
+        die "bench_parse failed"
+    echo
+    echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# need_files PKG:PATH ... — like need_tools, for a file (a header) a package
+# installs.
+need_files() {
+    local missing=() spec
+    for spec in "$@"; do [[ -e ${spec#*:} ]] || missing+=("${spec%%:*}"); done
+    ((${#missing[@]})) || return 0
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        say "bench: installing: apt-get install -y ${missing[*]}"
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2; then
+            apt-get update -q >&2
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+        fi
+    else
+        say "bench: missing ${missing[*]}; install them with:"
+        say "  sudo apt-get install -y ${missing[*]}"
+        exit 1
+    fi
+}
+
 case $NAME in
     http) bench_http ;;
-    all) bench_http ;;   # later: parse, router, conns
+    parse) bench_parse ;;
+    all) bench_http; echo; bench_parse ;;   # later: router, conns
     -h|--help|help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) die "unknown bench '$NAME'; known: http, all" ;;
+    *) die "unknown bench '$NAME'; known: http, parse, all" ;;
 esac
