@@ -6,9 +6,14 @@
 #   ./build.sh test         build and run every test, plain and under
 #                           ASan+UBSan; ends with "N passed, N failed"
 #   ./build.sh bench [NAME] benchmarks (see bench/README.md); NAME: http
+#   ./build.sh fuzz [SECS]  build the libFuzzer target test/fuzz_parse.c with
+#                           clang and run it SECS seconds (default 60),
+#                           seeded from test/fuzz-corpus/; what it finds goes
+#                           to build/fuzz/ (corpus/, crash-* files)
 #   ./build.sh clean        remove what the script built
 #
-# Environment: CC (default cc), EXTRA_CFLAGS.
+# Environment: CC (default cc), EXTRA_CFLAGS; FUZZ_SECONDS (default 60): how
+# long `test` runs the fuzzer, 0 to skip it.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,6 +22,7 @@ CFLAGS="-std=gnu11 -O2 -Wall -Wextra -Werror -pthread ${EXTRA_CFLAGS:-}"
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 SRC="ducta.c conn.c parse.c router.c"
 OUT=build
+FUZZ_DIR=$OUT/fuzz
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -58,6 +64,65 @@ build_variant() {
     done
 }
 
+# ---- fuzzing (test/fuzz_parse.c; the checks it makes are described there) --
+
+# Does clang link a libFuzzer target? Its runtime is in libclang-rt-N-dev,
+# which clang-N only recommends.
+fuzz_links() {
+    printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n)\n{ (void)d; (void)n; return 0; }\n' |
+        clang -fsanitize=fuzzer -x c - -o "$FUZZ_DIR/link-probe" >/dev/null 2>&1
+}
+
+build_fuzz() {
+    need_pkgs clang:clang
+    mkdir -p "$FUZZ_DIR"
+    if ! fuzz_links; then
+        # a probe path that never exists: install the package, or say how
+        need_pkgs "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev:/nonexistent/libFuzzer"
+        fuzz_links || { say "build.sh: clang cannot link -fsanitize=fuzzer"; exit 1; }
+    fi
+    rm -f "$FUZZ_DIR/link-probe"
+    clang $CFLAGS -g -DDUCTA_NO_MAIN -I. \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+        -fno-omit-frame-pointer -o "$FUZZ_DIR/fuzz_parse" test/fuzz_parse.c $SRC
+    # tokens the mutator splices in, so it gets past the request line
+    cat >"$FUZZ_DIR/http.dict" <<'EOF'
+"GET "
+"POST "
+"OPTIONS * "
+"CONNECT "
+" HTTP/1.1\x0d\x0a"
+" HTTP/1.0\x0d\x0a"
+"http://"
+"\x0d\x0a"
+"\x0d\x0a\x0d\x0a"
+"Host: "
+"Content-Length: "
+"Transfer-Encoding: chunked\x0d\x0a"
+"Transfer-Encoding: "
+"chunked"
+"Connection: close\x0d\x0a"
+"Connection: keep-alive\x0d\x0a"
+"Expect: 100-continue\x0d\x0a"
+"0\x0d\x0a\x0d\x0a"
+";ext=val"
+"ffffffffffffffff"
+EOF
+}
+
+# run_fuzz SECS [LOG]: fuzz for SECS seconds; with LOG, libFuzzer's output
+# goes there rather than to the terminal. Fails if the target crashed.
+run_fuzz() {
+    local secs=$1 log=${2:-/dev/stderr}
+    build_fuzz
+    mkdir -p "$FUZZ_DIR/corpus"
+    say "== fuzz: $FUZZ_DIR/fuzz_parse for ${secs}s (corpus $FUZZ_DIR/corpus, seeds test/fuzz-corpus)"
+    # the first directory receives what the fuzzer finds; the seeds stay put
+    "$FUZZ_DIR/fuzz_parse" -max_total_time="$secs" -max_len=12000 -timeout=10 \
+        -dict="$FUZZ_DIR/http.dict" -artifact_prefix="$FUZZ_DIR/" \
+        -print_final_stats=1 "$FUZZ_DIR/corpus" test/fuzz-corpus >"$log" 2>&1
+}
+
 run_tests() {
     need_pkgs libcriterion-dev:/usr/include/criterion/criterion.h \
               curl:curl hey:hey python3:python3
@@ -83,6 +148,18 @@ run_tests() {
             passed=$((passed + p)); failed=$((failed + f + c))
         done
     done
+    # the fuzzer is one test more: it passes if nothing crashed it
+    local secs=${FUZZ_SECONDS:-60}
+    if ((secs > 0)); then
+        if (run_fuzz "$secs" "$log"); then
+            passed=$((passed + 1))
+            say "   fuzz: no crash in $(grep -a -E '^stat::number_of_executed_units' "$log" | sed 's/.*: *//') inputs; $(find "$FUZZ_DIR/corpus" -type f | wc -l) in its corpus"
+        else
+            failed=$((failed + 1))
+            grep -a -v -E '^#[0-9]+' "$log" | tail -n 60 >&2
+            say "   fuzz: FAILED; the input is in $FUZZ_DIR/crash-* (see above)"
+        fi
+    fi
     rm -f "$log"
     echo "$passed passed, $failed failed"
     ((failed == 0))
@@ -94,6 +171,7 @@ case $cmd in
     run) shift; build_release; exec ./ducta "$@" ;;
     test) run_tests ;;
     bench) shift; build_release; exec bench/bench.sh "$@" ;;
+    fuzz) run_fuzz "${2:-60}" ;;
     clean) rm -rf "$OUT" ducta ;;
-    *) say "usage: ./build.sh [build|run [ARGS]|test|bench [NAME]|clean]"; exit 2 ;;
+    *) say "usage: ./build.sh [build|run [ARGS]|test|bench [NAME]|fuzz [SECS]|clean]"; exit 2 ;;
 esac

@@ -346,6 +346,11 @@ static void send_continue(struct ducta_conn *c)
 static enum ducta_conn_state on_parse(struct ducta_worker *w,
                                       struct ducta_conn *c)
 {
+    /* RFC 9112 §2.2: ignore empty lines before a request-line (old clients
+     * send a CRLF after a POST body) */
+    while (c->parser.scanned == 0 && c->rlen - c->rpos >= 2 &&
+           c->rbuf[c->rpos] == '\r' && c->rbuf[c->rpos + 1] == '\n')
+        c->rpos += 2;
     if (c->rpos == c->rlen) {
         c->rpos = c->rlen = 0;
         return c->wlen ? DUCTA_CONN_WRITING : DUCTA_CONN_KEEPALIVE;
@@ -354,9 +359,11 @@ static enum ducta_conn_state on_parse(struct ducta_worker *w,
      * answer we flush first and parse this request again afterwards. */
     if (wbuf_tight(w, c))
         return DUCTA_CONN_WRITING;
-    ssize_t n = ducta_parse_request(&c->parser, &w->cfg->limits,
-                                    c->rbuf + c->rpos, c->rlen - c->rpos,
-                                    &c->req);
+    ssize_t n = DUCTA_PARSE_INCOMPLETE;
+    if (c->rlen - c->rpos > 1 || c->rbuf[c->rpos] != '\r')  /* half a CRLF? */
+        n = ducta_parse_request(&c->parser, &w->cfg->limits,
+                                c->rbuf + c->rpos, c->rlen - c->rpos,
+                                &c->req);
     if (n < 0)
         return error_response(w, c, (int)-n);
     if (n > 0) {

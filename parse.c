@@ -44,10 +44,26 @@
 /* ---- stage 1: the classifier ------------------------------------------ */
 
 enum {
-    BLOCK = 64,     /* bytes per classifier call: one bit per byte */
-    NOT_TARGET = 0, /* the three questions a classifier answers */
-    NOT_VALUE = 1,
-    NOT_TCHAR = 2,
+    BLOCK = 64,   /* bytes per mask: one bit per byte */
+    WINDOW = 32,  /* blocks classified per call, at most (2 KB of input) */
+};
+
+/* The questions the classifier answers about each byte, as one bitmask per
+ * question per 64-byte block, bit i for byte i. NOT_* ask whether a byte
+ * may NOT continue an element, so "where does this element end" is a count
+ * of trailing zeros. IS_LF and IS_CR find line ends: the walk takes header
+ * lines from the LF mask alone (next_lf), and CR and LF together let the
+ * scanner check "every LF has a CR before it, every CR a LF after it" for
+ * a whole block with two shifts instead of byte by byte (note_block).
+ * NOT_TARGET is asked only on the request line, so it is answered apart,
+ * one block at a time, and only there. */
+enum {
+    NOT_VALUE,  /* not a field-value byte: controls but HTAB, and DEL */
+    NOT_TCHAR,  /* not a token character */
+    IS_LF,
+    IS_CR,
+    NQ,         /* how many questions each block of the window answers */
+    NOT_TARGET = NQ, /* not a request-target byte */
 };
 
 /* Byte classes, for the scalar level and the few scalar checks. */
@@ -87,21 +103,121 @@ __attribute__((constructor)) static void build_tables(void)
 
 #define IS(c, cls) (byte_class[(unsigned char)(c)] & (cls))
 
-/* A classifier answers one question for 64 bytes: bit i is set when byte i
- * is NOT in the class. Each level has one per class; the walk asks only
- * the question it needs, so a long Cookie costs only value checks. */
-typedef uint64_t (*classifier)(const char *b);
+/* The scanner: a cursor over buf[0..len) for the walk (stage 2). It holds
+ * the masks of a window of consecutive blocks, classified in one call when
+ * the walk first reaches a block outside it: one indirect call and one
+ * tight loop (constants in registers) per up to WINDOW blocks, instead of a
+ * call per block and question. A fill stops early after the block where
+ * the head ends ("\n\r\n"), so pipelined requests behind a head are not
+ * classified until their turn. Bytes past len read as "not in the class"
+ * and as no LF, so a scan that runs off the end stops at a position >= len,
+ * which the caller reads as "incomplete".
+ *
+ * While filling, it also finds the first byte no valid field line can hold
+ * (clean_end): a control byte other than CR and LF, a CR without a LF after
+ * it, a LF without a CR before it. A header line whose LF comes before
+ * clean_end therefore has exactly one possible end, the CR before that LF,
+ * and the walk need not scan its value for it (see ducta_parse_request). */
+struct scanner {
+    const char *buf;
+    size_t len;
+    size_t base, n;       /* the window holds blocks [base, base + n) */
+    size_t checked;       /* bytes [0, checked) were searched for clean_end
+                           * (block by block, in order) */
+    size_t clean_end;     /* the first byte no field line can hold, or len */
+    size_t lf_block;      /* the line iterator: the block it is in, */
+    uint64_t lf_left;     /* and that block's LFs not yet handed out */
+    size_t target_block;  /* the one block NOT_TARGET is known for */
+    uint64_t target_mask;
+    uint64_t win[WINDOW][NQ];
+};
 
-static uint64_t scalar_mask(const char *b, unsigned cls)
+/* What a fill carries from block to block. It is copied out of the
+ * scanner into a local for the fill's loop and back at the end: the masks
+ * are stored through a uint64_t pointer, which the compiler must assume may
+ * alias the scanner's size_t fields, so fields read in the loop would be
+ * reloaded from memory after every store. */
+struct fill {
+    const char *buf;
+    size_t len, checked, clean_end;
+};
+
+/* Bookkeeping after classifying the block at offset `at`: fold its bytes
+ * into clean_end, and say whether the head ends in it. The neighbours
+ * across the block's edges are read from the buffer. */
+static inline int note_block(struct fill *f, size_t at, uint64_t not_value,
+                             uint64_t lf, uint64_t cr)
+{
+    const char *buf = f->buf;
+    uint64_t cr_before = cr << 1 | (at > 0 && buf[at - 1] == '\r');
+    if (at == f->checked) {
+        uint64_t lf_after = lf >> 1 |
+            (uint64_t)(at + BLOCK < f->len && buf[at + BLOCK] == '\n') << 63;
+        /* Bits past len are "bad" too (they read as NUL), but they are at
+         * offsets >= len, so they never lower clean_end below len. */
+        uint64_t bad = (not_value & ~(lf | cr)) | (lf & ~cr_before) |
+                       (cr & ~lf_after);
+        if (bad && at + (size_t)__builtin_ctzll(bad) < f->clean_end)
+            f->clean_end = at + (size_t)__builtin_ctzll(bad);
+        f->checked = at + BLOCK;
+    }
+    /* the head ends at a LF with CR and LF before it: "\n\r\n" */
+    uint64_t lf_before2 = lf << 2 |
+                          (uint64_t)(at > 0 && buf[at - 1] == '\n') << 1 |
+                          (uint64_t)(at > 1 && buf[at - 2] == '\n');
+    return (lf & cr_before & lf_before2) != 0;
+}
+
+#define FILL_BEGIN(s) {(s)->buf, (s)->len, (s)->checked, (s)->clean_end}
+#define FILL_END(s, f) ((s)->checked = (f).checked, (s)->clean_end = (f).clean_end)
+
+/* Each level provides two functions:
+ *   fill:   classify up to max blocks from src (block index `block` of the
+ *           buffer) into s->win[0..], stopping after the block where the
+ *           head ends; return how many blocks it classified;
+ *   target: NOT_TARGET for the 64 bytes at b.
+ * All levels give the same answers; only their speed differs. */
+struct level {
+    size_t (*fill)(struct scanner *s, const char *src, size_t block,
+                   size_t max);
+    uint64_t (*target)(const char *b);
+};
+
+static void scalar_block(const char *b, uint64_t m[NQ])
+{
+    uint64_t value = 0, tchar = 0, lf = 0, cr = 0;
+    for (int i = 0; i < BLOCK; i++) {
+        unsigned char c = (unsigned char)b[i];
+        unsigned k = byte_class[c];
+        value |= (uint64_t)!(k & C_VALUE) << i;
+        tchar |= (uint64_t)!(k & C_TCHAR) << i;
+        lf |= (uint64_t)(c == '\n') << i;
+        cr |= (uint64_t)(c == '\r') << i;
+    }
+    m[NOT_VALUE] = value, m[NOT_TCHAR] = tchar, m[IS_LF] = lf, m[IS_CR] = cr;
+}
+static size_t scalar_fill(struct scanner *s, const char *src, size_t block,
+                          size_t max)
+{
+    struct fill f = FILL_BEGIN(s);
+    size_t i = 0;
+    while (i < max) {
+        uint64_t *m = s->win[i];
+        scalar_block(src + i * BLOCK, m);
+        if (note_block(&f, (block + i++) * BLOCK, m[NOT_VALUE], m[IS_LF],
+                       m[IS_CR]))
+            break;
+    }
+    FILL_END(s, f);
+    return i;
+}
+static uint64_t scalar_target(const char *b)
 {
     uint64_t m = 0;
     for (int i = 0; i < BLOCK; i++)
-        m |= (uint64_t)!(byte_class[(unsigned char)b[i]] & cls) << i;
+        m |= (uint64_t)!IS(b[i], C_TARGET) << i;
     return m;
 }
-static uint64_t scalar_target(const char *b) { return scalar_mask(b, C_TARGET); }
-static uint64_t scalar_value(const char *b) { return scalar_mask(b, C_VALUE); }
-static uint64_t scalar_tchar(const char *b) { return scalar_mask(b, C_TCHAR); }
 
 #ifdef DUCTA_X86
 /* SSE has only signed byte compares. Read as signed, 0x80..0xFF are
@@ -110,41 +226,70 @@ static uint64_t scalar_tchar(const char *b) { return scalar_mask(b, C_TCHAR); }
  * compare-and-movemask is no slower here, and valgrind can decode it. */
 #define SSE __attribute__((target("sse4.2")))
 #define V16(p) _mm_loadu_si128((const __m128i *)(p))
+#define SPLAT16(c) _mm_set1_epi8((char)(c))
 
 SSE static inline __m128i sse_bad_target(__m128i x)
 {
-    __m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
-    __m128i ok = _mm_andnot_si128(del, _mm_cmpgt_epi8(x, _mm_set1_epi8(0x20)));
-    return _mm_xor_si128(ok, _mm_set1_epi8(-1));
+    __m128i del = _mm_cmpeq_epi8(x, SPLAT16(0x7f));
+    __m128i ok = _mm_andnot_si128(del, _mm_cmpgt_epi8(x, SPLAT16(0x20)));
+    return _mm_xor_si128(ok, SPLAT16(-1));
 }
 SSE static inline __m128i sse_bad_value(__m128i x)
 {
     /* 0x00..0x1F except HTAB, and DEL */
     __m128i ctl = _mm_andnot_si128(_mm_cmpgt_epi8(_mm_setzero_si128(), x),
-                                   _mm_cmpgt_epi8(_mm_set1_epi8(0x20), x));
-    ctl = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\t')), ctl);
-    return _mm_or_si128(ctl, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+                                   _mm_cmpgt_epi8(SPLAT16(0x20), x));
+    ctl = _mm_andnot_si128(_mm_cmpeq_epi8(x, SPLAT16('\t')), ctl);
+    return _mm_or_si128(ctl, _mm_cmpeq_epi8(x, SPLAT16(0x7f)));
 }
 SSE static inline __m128i sse_bad_tchar(__m128i x)
 {
-    const __m128i nib = _mm_set1_epi8(0x0f);
+    const __m128i nib = SPLAT16(0x0f);
     __m128i lo = _mm_shuffle_epi8(V16(tchar_lo), _mm_and_si128(x, nib));
     __m128i hi = _mm_shuffle_epi8(V16(tchar_hi),
                                   _mm_and_si128(_mm_srli_epi16(x, 4), nib));
     return _mm_cmpeq_epi8(_mm_and_si128(lo, hi), _mm_setzero_si128());
 }
-#define SSE_CLASSIFIER(name, test)                                          \
-    SSE static uint64_t name(const char *b)                                 \
-    {                                                                       \
-        uint64_t m = 0;                                                     \
-        for (int i = 0; i < BLOCK; i += 16)                                 \
-            m |= (uint64_t)(uint16_t)_mm_movemask_epi8(test(V16(b + i)))    \
-                 << i;                                                      \
-        return m;                                                           \
+
+/* Each answer is four 16-bit movemasks put together. */
+#define SSE_BITS(v) ((uint64_t)(uint16_t)_mm_movemask_epi8(v))
+#define SSE_MASK(test, x)                                                   \
+    (SSE_BITS(test(x[0])) | SSE_BITS(test(x[1])) << 16 |                     \
+     SSE_BITS(test(x[2])) << 32 | SSE_BITS(test(x[3])) << 48)
+SSE static inline __m128i sse_is_lf(__m128i x)
+{
+    return _mm_cmpeq_epi8(x, SPLAT16('\n'));
+}
+SSE static inline __m128i sse_is_cr(__m128i x)
+{
+    return _mm_cmpeq_epi8(x, SPLAT16('\r'));
+}
+SSE static size_t sse42_fill(struct scanner *s, const char *src, size_t block,
+                             size_t max)
+{
+    struct fill f = FILL_BEGIN(s);
+    size_t i = 0;
+    while (i < max) {
+        const char *b = src + i * BLOCK;
+        __m128i x[4] = {V16(b), V16(b + 16), V16(b + 32), V16(b + 48)};
+        uint64_t value = SSE_MASK(sse_bad_value, x);
+        uint64_t lf = SSE_MASK(sse_is_lf, x), cr = SSE_MASK(sse_is_cr, x);
+        uint64_t *m = s->win[i];
+        m[NOT_VALUE] = value;
+        m[NOT_TCHAR] = SSE_MASK(sse_bad_tchar, x);
+        m[IS_LF] = lf;
+        m[IS_CR] = cr;
+        if (note_block(&f, (block + i++) * BLOCK, value, lf, cr))
+            break;
     }
-SSE_CLASSIFIER(sse42_target, sse_bad_target)
-SSE_CLASSIFIER(sse42_value, sse_bad_value)
-SSE_CLASSIFIER(sse42_tchar, sse_bad_tchar)
+    FILL_END(s, f);
+    return i;
+}
+SSE static uint64_t sse42_target(const char *b)
+{
+    __m128i x[4] = {V16(b), V16(b + 16), V16(b + 32), V16(b + 48)};
+    return SSE_MASK(sse_bad_target, x);
+}
 
 /* The same again, 32 bytes at a time. */
 #define AVX __attribute__((target("avx2")))
@@ -173,31 +318,58 @@ AVX static inline __m256i avx_bad_tchar(__m256i x)
         hi_t, _mm256_and_si256(_mm256_srli_epi16(x, 4), SPLAT(0x0f)));
     return _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256());
 }
-#define AVX_CLASSIFIER(name, test)                                          \
-    AVX static uint64_t name(const char *b)                                 \
-    {                                                                       \
-        uint32_t lo = (uint32_t)_mm256_movemask_epi8(test(V32(b)));         \
-        uint32_t hi = (uint32_t)_mm256_movemask_epi8(test(V32(b + 32)));    \
-        return (uint64_t)hi << 32 | lo;                                     \
+
+/* Each answer is two 32-bit movemasks put together. */
+#define AVX_BITS(v) ((uint64_t)(uint32_t)_mm256_movemask_epi8(v))
+#define AVX_MASK(test, lo, hi) (AVX_BITS(test(lo)) | AVX_BITS(test(hi)) << 32)
+AVX static inline __m256i avx_is_lf(__m256i x)
+{
+    return _mm256_cmpeq_epi8(x, SPLAT('\n'));
+}
+AVX static inline __m256i avx_is_cr(__m256i x)
+{
+    return _mm256_cmpeq_epi8(x, SPLAT('\r'));
+}
+AVX static size_t avx2_fill(struct scanner *s, const char *src, size_t block,
+                            size_t max)
+{
+    struct fill f = FILL_BEGIN(s);
+    size_t i = 0;
+    while (i < max) {
+        __m256i lo = V32(src + i * BLOCK), hi = V32(src + i * BLOCK + 32);
+        uint64_t value = AVX_MASK(avx_bad_value, lo, hi);
+        uint64_t lf = AVX_MASK(avx_is_lf, lo, hi);
+        uint64_t cr = AVX_MASK(avx_is_cr, lo, hi);
+        uint64_t *m = s->win[i];
+        m[NOT_VALUE] = value;
+        m[NOT_TCHAR] = AVX_MASK(avx_bad_tchar, lo, hi);
+        m[IS_LF] = lf;
+        m[IS_CR] = cr;
+        if (note_block(&f, (block + i++) * BLOCK, value, lf, cr))
+            break;
     }
-AVX_CLASSIFIER(avx2_target, avx_bad_target)
-AVX_CLASSIFIER(avx2_value, avx_bad_value)
-AVX_CLASSIFIER(avx2_tchar, avx_bad_tchar)
+    FILL_END(s, f);
+    return i;
+}
+AVX static uint64_t avx2_target(const char *b)
+{
+    return AVX_MASK(avx_bad_target, V32(b), V32(b + 32));
+}
 #endif
 
-static const classifier levels[][3] = {
-    [DUCTA_SIMD_SCALAR] = {scalar_target, scalar_value, scalar_tchar},
+static const struct level levels[] = {
+    [DUCTA_SIMD_SCALAR] = {scalar_fill, scalar_target},
 #ifdef DUCTA_X86
-    [DUCTA_SIMD_SSE42] = {sse42_target, sse42_value, sse42_tchar},
-    [DUCTA_SIMD_AVX2] = {avx2_target, avx2_value, avx2_tchar},
+    [DUCTA_SIMD_SSE42] = {sse42_fill, sse42_target},
+    [DUCTA_SIMD_AVX2] = {avx2_fill, avx2_target},
 #endif
 };
-static const classifier *classify = levels[DUCTA_SIMD_SCALAR];
+static const struct level *level = &levels[DUCTA_SIMD_SCALAR];
 static enum ducta_simd simd_level = DUCTA_SIMD_SCALAR;
 
-int ducta_simd_set(enum ducta_simd level)
+int ducta_simd_set(enum ducta_simd l)
 {
-    switch (level) {
+    switch (l) {
     case DUCTA_SIMD_SCALAR:
         break;
 #ifdef DUCTA_X86
@@ -213,8 +385,8 @@ int ducta_simd_set(enum ducta_simd level)
     default:
         return -1;
     }
-    classify = levels[level];
-    simd_level = level;
+    level = &levels[l];
+    simd_level = l;
     return 0;
 }
 
@@ -245,35 +417,57 @@ __attribute__((constructor)) static void pick_simd_level(void)
 
 /* ---- stage 2 helpers: scanning through the masks ---------------------- */
 
-/* A cursor over buf[0..len) that asks a classifier about one 64-byte block
- * only when the walk reaches it, and only the question the walk asks. Bytes
- * past len read as "not in the class", so a scan that runs off the end
- * stops at a position >= len, which the caller reads as "incomplete". */
-struct scanner {
-    const char *buf;
-    size_t len;
-    size_t block[3];  /* per question: the block its mask is for */
-    uint64_t mask[3];
-};
-
-static uint64_t load_mask(struct scanner *s, size_t block, int q)
+static void scanner_init(struct scanner *s, const char *buf, size_t len)
 {
-    size_t at = block * BLOCK;
-    s->block[q] = block;
-    if (at + BLOCK <= s->len)
-        return s->mask[q] = classify[q](s->buf + at);
-    /* The last, partial block: never read past the caller's buffer. If the
-     * buffer has 64 bytes, classify its last 64 and shift, else copy. */
-    size_t have = s->len - at;
-    uint64_t m;
-    if (s->len >= BLOCK) {
-        m = classify[q](s->buf + s->len - BLOCK) >> (BLOCK - have);
+    s->buf = buf;
+    s->len = len;
+    s->base = s->n = 0;
+    s->checked = 0;
+    s->clean_end = len;
+    s->lf_block = 0;
+    s->lf_left = 0;
+    s->target_block = SIZE_MAX;
+}
+
+/* Classify from `block` on (block * BLOCK < len). The last, partial block
+ * is copied into zeroes first, so no level reads past the caller's buffer;
+ * a NUL is in no class, which is what bytes past len must read as. */
+static void refill(struct scanner *s, size_t block)
+{
+    size_t at = block * BLOCK, full = (s->len - at) / BLOCK;
+    s->base = block;
+    if (full) {
+        s->n = level->fill(s, s->buf + at, block, full < WINDOW ? full : WINDOW);
     } else {
         char tail[BLOCK] = {0};
-        memcpy(tail, s->buf + at, have);
-        m = classify[q](tail);
+        memcpy(tail, s->buf + at, s->len - at);
+        s->n = level->fill(s, tail, block, 1);
     }
-    return s->mask[q] = m | ~0ull << have;
+}
+
+static uint64_t load_target(struct scanner *s, size_t block)
+{
+    size_t at = block * BLOCK;
+    s->target_block = block;
+    if (at + BLOCK <= s->len)
+        return s->target_mask = level->target(s->buf + at);
+    char tail[BLOCK] = {0};
+    memcpy(tail, s->buf + at, s->len - at);
+    return s->target_mask = level->target(tail);
+}
+
+/* Question q's mask for a block (block * BLOCK < len). */
+static inline uint64_t mask_of(struct scanner *s, size_t block, int q)
+{
+    if (q == NOT_TARGET)
+        return block == s->target_block ? s->target_mask
+                                        : load_target(s, block);
+    size_t i = block - s->base;  /* wraps round if block < base */
+    if (i >= s->n) {
+        refill(s, block);
+        i = 0;
+    }
+    return s->win[i][q];
 }
 
 /* The offset of the first byte at or after pos that is not in the class
@@ -282,13 +476,36 @@ static inline size_t scan(struct scanner *s, size_t pos, int q)
 {
     while (pos < s->len) {
         size_t block = pos / BLOCK;
-        uint64_t m = block == s->block[q] ? s->mask[q] : load_mask(s, block, q);
-        m >>= pos % BLOCK;
+        uint64_t m = mask_of(s, block, q) >> (pos % BLOCK);
         if (m)
             return pos + (size_t)__builtin_ctzll(m);
         pos = (block + 1) * BLOCK;
     }
     return pos;
+}
+
+/* The line iterator: the LFs of the buffer in order, from the LF mask
+ * alone. Finding the next line's end is "clear the lowest bit, count
+ * trailing zeros": it does not wait for the previous line's name and value
+ * to be scanned, so the CPU can work on several lines at once. */
+static void lines_from(struct scanner *s, size_t pos)
+{
+    s->lf_block = pos / BLOCK;
+    s->lf_left = pos < s->len
+        ? mask_of(s, s->lf_block, IS_LF) & ~0ull << (pos % BLOCK) : 0;
+}
+
+/* The next LF the iterator has not handed out, or len if none is left. */
+static inline size_t next_lf(struct scanner *s)
+{
+    while (!s->lf_left) {
+        if ((s->lf_block + 1) * BLOCK >= s->len)
+            return s->len;
+        s->lf_left = mask_of(s, ++s->lf_block, IS_LF);
+    }
+    size_t e = s->lf_block * BLOCK + (size_t)__builtin_ctzll(s->lf_left);
+    s->lf_left &= s->lf_left - 1;
+    return e;
 }
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -403,6 +620,36 @@ static int transfer_coding(ducta_slice v, int *chunked_seen)
     return any ? 0 : -400;
 }
 
+/* Host = uri-host [ ":" port ] (RFC 9112 §3.2, RFC 3986 §3.2.2): a
+ * reg-name or IPv4 address, or an IP literal in brackets; port = *DIGIT.
+ * Empty is allowed (a target without authority). No userinfo. */
+static int valid_host(ducta_slice v)
+{
+    const char *p = v.ptr, *end = v.ptr + v.len;
+    if (p < end && *p == '[') {
+        while (++p < end && *p != ']')
+            if (!(IS(*p, C_TCHAR) || *p == ':'))
+                return 0;  /* hex, ':', '.', IPvFuture's unreserved */
+        if (p == end)
+            return 0;
+        p++;
+    } else {
+        static const char sub_delims[] = "-._~!$&'()*+,;=%";
+        for (; p < end && *p != ':'; p++) {
+            char c = *p;
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || strchr(sub_delims, c)))
+                return 0;
+        }
+    }
+    if (p < end && *p++ != ':')
+        return 0;
+    for (; p < end; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
+}
+
 /* Is this an absolute-form target (RFC 9112 §3.2.2)? If so, point path at
  * its path-abempty and query. scheme = ALPHA *( ALPHA / DIGIT / + - . ) */
 static int absolute_form(struct ducta_request *req)
@@ -423,6 +670,9 @@ static int absolute_form(struct ducta_request *req)
     if (p == auth)
         return -1;  /* no authority */
     req->authority = (ducta_slice){auth, (size_t)(p - auth)};
+    /* userinfo ("user@host") in a target is an error (RFC 9110 §4.2.4) */
+    if (!valid_host(req->authority))
+        return -1;
     const char *q = memchr(p, '?', (size_t)(end - p));
     static const char root[] = "/";
     if (q == p || p == end)
@@ -449,7 +699,8 @@ static ssize_t check_semantics(const struct ducta_limits *lim,
         switch (h->name.len) {
         case 4:
             if (SLICE_IEQ(h->name, "host")) {
-                hosts++;
+                if (++hosts > 1 || !valid_host(h->value))
+                    return -400;
                 if (!req->authority.len)
                     req->authority = h->value;
             }
@@ -517,6 +768,9 @@ static ssize_t check_target(struct ducta_request *req)
         req->path = req->target;
         return 0;
     }
+    /* a fragment is never part of a request-target (§3.2) */
+    if (memchr(t, '#', req->target.len))
+        return -400;
     if (t[0] == '/') {  /* origin-form (§3.2.1) */
         const char *q = memchr(t, '?', req->target.len);
         const char *end = t + req->target.len;
@@ -566,7 +820,8 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
         if (!may_have_ended(buf, from, len))
             return incomplete(lim, ps, len, memchr(buf, '\n', len) == NULL);
     }
-    struct scanner s = {buf, len, {SIZE_MAX, SIZE_MAX, SIZE_MAX}, {0, 0, 0}};
+    struct scanner s;
+    scanner_init(&s, buf, len);
     memset(req, 0, offsetof(struct ducta_request, headers));
 
     /* request-line = method SP request-target SP HTTP-version CRLF (§3) */
@@ -609,7 +864,10 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
     if (rc)
         return rc;
 
-    /* field-line = field-name ":" OWS field-value OWS CRLF (§5) */
+    /* field-line = field-name ":" OWS field-value OWS CRLF (§5)
+     * Each line's end comes from the line iterator, not from the scan of
+     * the line before it (see next_lf). */
+    lines_from(&s, p);
     for (;;) {
         if (p >= len)
             return incomplete(lim, ps, len, 0);
@@ -633,11 +891,21 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
         while (p < len && (buf[p] == ' ' || buf[p] == '\t'))
             p++;
         size_t vs = p;
-        p = scan(&s, p, NOT_VALUE);
+        /* The value ends at the first byte a value cannot hold. If the
+         * line's LF is before clean_end, the line holds no control byte and
+         * no CR or LF but the CRLF ending it (see struct scanner), so that
+         * byte is the CR before the LF: no scan needed. Otherwise (an
+         * error, or no LF yet) scan, and let the checks below decide. */
+        size_t lf = next_lf(&s);
+        p = lf < s.clean_end ? lf - 1 : scan(&s, vs, NOT_VALUE);
         if (p + 1 >= len)
             return incomplete(lim, ps, len, 0);
         if (buf[p] != '\r' || buf[p + 1] != '\n')
             return -400;  /* bare CR, bare LF, NUL or another control */
+        if (p + 1 != lf)
+            lines_from(&s, p + 2);  /* cannot happen: a valid line ends at
+                                     * its first LF; kept so the walk stays
+                                     * right even if that reasoning failed */
         size_t ve = p;
         while (ve > vs && (buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
             ve--;
@@ -664,7 +932,8 @@ enum {
     CK_DATA_CR,    /* the CRLF after chunk-data */
     CK_DATA_LF,
     CK_TRAILER,    /* start of a trailer line, or the final CRLF */
-    CK_TRAILER_LINE,
+    CK_TRAILER_NAME, /* field-name of a trailer, up to ':' */
+    CK_TRAILER_LINE, /* its value, up to CR */
     CK_TRAILER_LF,
     CK_LAST_LF,
     CK_DONE,
@@ -770,14 +1039,19 @@ ssize_t ducta_parse_chunked(struct ducta_chunked *ck,
             } else if (!IS(c, C_TCHAR)) {
                 return -400;
             } else {
-                ck->state = CK_TRAILER_LINE;
+                ck->state = CK_TRAILER_NAME;
             }
             in++;
             break;
+        case CK_TRAILER_NAME:
         case CK_TRAILER_LINE:
-            if (c == '\r')
+            if (ck->state == CK_TRAILER_NAME && c == ':')
+                ck->state = CK_TRAILER_LINE;
+            else if (ck->state == CK_TRAILER_NAME && !IS(c, C_TCHAR))
+                return -400;  /* a field line has a name, then ':' */
+            else if (c == '\r' && ck->state == CK_TRAILER_LINE)
                 ck->state = CK_TRAILER_LF;
-            else if (!IS(c, C_VALUE) && c != ':')
+            else if (!IS(c, C_VALUE))
                 return -400;
             if (++ck->trailer_len > lim->max_head)
                 return -431;

@@ -488,3 +488,24 @@ Test(conn, expect_with_body_already_sent_gets_no_100)
     cr_assert_str_eq(r[0].body, "pong");
     close(fd);
 }
+
+Test(conn, empty_lines_before_a_request_are_ignored)
+{
+    /* RFC 9112 §2.2: a stray CRLF after a body, or before a request, even
+     * arriving half at a time, is not a bad request */
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi\r\n");
+    pump();
+    send_str(fd, "\r");
+    pump();
+    send_str(fd, "\n");
+    pump();
+    send_str(fd, req_plain);
+    struct resp r[2];
+    cr_assert_eq(await(fd, r, 2, 4096), 2);
+    cr_assert_str_eq(r[0].body, "hi");
+    cr_assert_eq(r[1].status, 200);
+    cr_assert_str_eq(r[1].body, "Hello, World!");
+    close(fd);
+}

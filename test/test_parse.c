@@ -400,3 +400,37 @@ Test(parse, chunked_body_limit)
     size_t len = strlen(buf);
     cr_assert_eq(ducta_parse_chunked(&ck, &small, buf, &len), -413);
 }
+
+Test(parse, host_value_syntax)
+{
+    EACH_LEVEL {
+        /* §3.2: an invalid Host value is a 400 (a MUST) */
+        static const char *bad[] = {"a b", "a/b", "user@a", "a:80x", "[::1",
+                                    "a:b:c", "[::1]x"};
+        static const char *good[] = {"", "example.com", "a:80", "[::1]:8080",
+                                     "127.0.0.1", "a-b.c_d~e:"};
+        char r[128];
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            snprintf(r, sizeof r, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad[i]);
+            cr_assert_eq(parse(r), -400, "Host: %s", bad[i]);
+        }
+        for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+            snprintf(r, sizeof r, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", good[i]);
+            cr_assert_gt(parse(r), 0, "Host: %s", good[i]);
+        }
+        /* RFC 9110 §4.2.4: no userinfo in an absolute-form target either */
+        cr_assert_eq(parse("GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n"), -400);
+        /* §3.2: no fragment in a request-target */
+        cr_assert_eq(parse("GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n"), -400);
+    }
+}
+
+Test(parse, trailer_lines_are_field_lines)
+{
+    size_t n;
+    const char *rest;
+    /* §7.1.2: a trailer line without a colon is not a field line */
+    cr_assert_eq(chunked("0\r\nbogus\r\n\r\n", &n, &rest), -400);
+    cr_assert_eq(chunked("0\r\nA b: c\r\n\r\n", &n, &rest), -400);
+    cr_assert_eq(chunked("0\r\nA:b\r\nC: d e\r\n\r\n", &n, &rest), 1);
+}
