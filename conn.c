@@ -63,6 +63,18 @@ int ducta_slab_init(struct ducta_worker *w)
     }
     w->free_head = DUCTA_NO_SLOT;
     w->live = w->high_water = 0;
+    const struct ducta_config *cfg = w->cfg;
+    int timeouts[DUCTA_TIMER_COUNT] = {
+        [DUCTA_TIMER_HEAD] = cfg->head_timeout_ms,
+        [DUCTA_TIMER_BODY] = cfg->body_timeout_ms,
+        [DUCTA_TIMER_IDLE] = cfg->idle_timeout_ms,
+        [DUCTA_TIMER_WRITE] = cfg->write_timeout_ms,
+        [DUCTA_TIMER_LINGER] = cfg->linger_timeout_ms,
+    };
+    for (int t = 0; t < DUCTA_TIMER_COUNT; t++) {
+        w->timeout_ms[t] = timeouts[t];
+        w->timers[t].head = w->timers[t].tail = DUCTA_NO_SLOT;
+    }
     return 0;
 }
 
@@ -106,8 +118,61 @@ struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd)
     return c;
 }
 
+/* ---- timers ----------------------------------------------------------- */
+
+static void timer_unlink(struct ducta_worker *w, struct ducta_conn *c)
+{
+    if (c->timer == DUCTA_TIMER_NONE)
+        return;
+    struct ducta_timer_list *l = &w->timers[c->timer];
+    if (c->t_prev == DUCTA_NO_SLOT)
+        l->head = c->t_next;
+    else
+        w->slab[c->t_prev].t_next = c->t_next;
+    if (c->t_next == DUCTA_NO_SLOT)
+        l->tail = c->t_prev;
+    else
+        w->slab[c->t_next].t_prev = c->t_prev;
+    c->timer = DUCTA_TIMER_NONE;
+}
+
+/* (Re)start timer t for c: its deadline is now + the timer's duration, the
+ * latest in that list, so it goes to the tail and the list stays sorted. A
+ * duration of 0 means "no deadline". */
+static void timer_set(struct ducta_worker *w, struct ducta_conn *c,
+                      enum ducta_timer t)
+{
+    timer_unlink(w, c);
+    if (t == DUCTA_TIMER_NONE || w->timeout_ms[t] <= 0)
+        return;
+    uint32_t i = (uint32_t)(c - w->slab);
+    struct ducta_timer_list *l = &w->timers[t];
+    c->timer = (uint8_t)t;
+    c->deadline_ms = w->now_ms + w->timeout_ms[t];
+    c->t_next = DUCTA_NO_SLOT;
+    c->t_prev = l->tail;
+    if (l->tail == DUCTA_NO_SLOT)
+        l->head = i;
+    else
+        w->slab[l->tail].t_next = i;
+    l->tail = i;
+}
+
+void ducta_conn_expire(struct ducta_worker *w)
+{
+    for (int t = DUCTA_TIMER_NONE + 1; t < DUCTA_TIMER_COUNT; t++) {
+        struct ducta_timer_list *l = &w->timers[t];
+        while (l->head != DUCTA_NO_SLOT &&
+               w->slab[l->head].deadline_ms <= w->now_ms) {
+            w->timed_out++;
+            ducta_conn_close(w, &w->slab[l->head]);
+        }
+    }
+}
+
 void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c)
 {
+    timer_unlink(w, c);
     /* close(2) also removes the socket from epoll; an event already
      * queued for it carries the old generation and is ignored. */
     close(c->fd);
@@ -271,6 +336,8 @@ static enum ducta_conn_state on_read(struct ducta_worker *w,
         ssize_t n = recv(c->fd, c->rbuf + c->rlen, room, 0);
         if (n > 0) {
             c->rlen += (uint32_t)n;
+            c->rx_bytes += (uint64_t)n;
+            c->io_count++;
             /* A short read emptied the socket's queue: that consumed the
              * edge, and new bytes will raise a new one. Treating it as
              * EAGAIN saves one recv per batch. */
@@ -376,7 +443,9 @@ static enum ducta_conn_state on_parse(struct ducta_worker *w,
         }
         /* Head complete, body still arriving. The head is parsed again
          * when more comes (cheap next to a body); the chunked decoder's
-         * state lives on in c->parser. */
+         * state lives on in c->parser. head_len says "waiting for a body"
+         * (the BODY deadline, not the HEAD one). */
+        c->head_len = (uint32_t)n;
         c->parser.scanned = 0;
         if (c->req.expect_continue && !c->parser.continue_sent)
             send_continue(c);
@@ -424,6 +493,7 @@ static enum ducta_conn_state on_handle(struct ducta_worker *w,
     }
     w->served++;
     c->rpos += c->head_len + (uint32_t)req->body.len;
+    c->head_len = 0;
     c->parser = (struct ducta_parser){0};
     return c->close_after ? DUCTA_CONN_WRITING : DUCTA_CONN_PARSING;
 }
@@ -438,6 +508,7 @@ static enum ducta_conn_state on_write(struct ducta_conn *c)
                          MSG_NOSIGNAL);
         if (n > 0) {
             c->wpos += (uint32_t)n;
+            c->io_count++;
             /* non-blocking and short: the socket buffer is full */
             if (c->wpos < c->wlen)
                 c->out_ready = 0;
@@ -490,9 +561,53 @@ static enum ducta_conn_state on_linger(struct ducta_worker *w,
     return DUCTA_CONN_LINGERING;
 }
 
+/* Which deadline a connection waiting in its state is under. */
+static enum ducta_timer timer_for(const struct ducta_conn *c)
+{
+    switch (c->state) {
+    case DUCTA_CONN_KEEPALIVE: return DUCTA_TIMER_IDLE;
+    case DUCTA_CONN_READING:
+        return c->head_len ? DUCTA_TIMER_BODY : DUCTA_TIMER_HEAD;
+    case DUCTA_CONN_WRITING:   return DUCTA_TIMER_WRITE;
+    case DUCTA_CONN_LINGERING: return DUCTA_TIMER_LINGER;
+    default:                   return DUCTA_TIMER_NONE;
+    }
+}
+
+/* Called when the machine stops to wait: arm the state's deadline. A head
+ * deadline runs from the head's first bytes and is not moved by more of
+ * them (that is what beats a client trickling one byte a second); idle and
+ * write deadlines move on any progress; the body's on each BODY_STEP. */
+static void arm_timer(struct ducta_worker *w, struct ducta_conn *c,
+                      uint64_t io_before, uint64_t served_before)
+{
+    enum ducta_timer t = timer_for(c);
+    int restart = t != c->timer;
+    switch (t) {
+    case DUCTA_TIMER_HEAD:  /* a new request began behind an answered one */
+        restart |= w->served != served_before;
+        break;
+    case DUCTA_TIMER_IDLE:
+    case DUCTA_TIMER_WRITE:
+        restart |= c->io_count != io_before;
+        break;
+    case DUCTA_TIMER_BODY:
+        restart |= c->rx_bytes - c->rx_mark >= DUCTA_BODY_STEP;
+        break;
+    default:
+        break;
+    }
+    if (!restart)
+        return;
+    if (t == DUCTA_TIMER_BODY)
+        c->rx_mark = c->rx_bytes;
+    timer_set(w, c, t);
+}
+
 /* The one transition function: run states until one has to wait. */
 static void conn_run(struct ducta_worker *w, struct ducta_conn *c)
 {
+    uint64_t io_before = c->io_count, served_before = w->served;
     for (;;) {
         enum ducta_conn_state s = c->state, next;
         switch (s) {
@@ -509,8 +624,10 @@ static void conn_run(struct ducta_worker *w, struct ducta_conn *c)
         /* Draining for shutdown: an idle connection has nothing in flight */
         if (next == DUCTA_CONN_KEEPALIVE && w->stopping)
             next = DUCTA_CONN_CLOSING;
-        if (next == s)
-            return;  /* waiting for the kernel */
+        if (next == s) {  /* waiting for the kernel */
+            arm_timer(w, c, io_before, served_before);
+            return;
+        }
         c->state = next;
     }
 }

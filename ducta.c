@@ -40,6 +40,11 @@ enum {
     DEFAULT_MAX_CONNS = 10000,
     DEFAULT_DRAIN_MS = 5000,
     DEFAULT_BACKLOG = 4096,
+    DEFAULT_HEAD_TIMEOUT_MS = 10000,
+    DEFAULT_BODY_TIMEOUT_MS = 10000,
+    DEFAULT_IDLE_TIMEOUT_MS = 60000,
+    DEFAULT_WRITE_TIMEOUT_MS = 30000,
+    DEFAULT_LINGER_TIMEOUT_MS = 5000,
     MAX_THREADS = 1024,
     MAX_MAX_CONNS = 10000000,
     MAX_LIMIT = 1 << 30,       /* largest --max-head/--max-body, bytes */
@@ -67,6 +72,11 @@ void ducta_config_defaults(struct ducta_config *cfg)
         .pin = 1,
         .drain_ms = DEFAULT_DRAIN_MS,
         .backlog = DEFAULT_BACKLOG,
+        .head_timeout_ms = DEFAULT_HEAD_TIMEOUT_MS,
+        .body_timeout_ms = DEFAULT_BODY_TIMEOUT_MS,
+        .idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS,
+        .write_timeout_ms = DEFAULT_WRITE_TIMEOUT_MS,
+        .linger_timeout_ms = DEFAULT_LINGER_TIMEOUT_MS,
         .limits = {
             .max_request_line = DUCTA_DEFAULT_MAX_REQUEST_LINE,
             .max_head = DUCTA_DEFAULT_MAX_HEAD,
@@ -143,6 +153,10 @@ static int ev_wait(int epfd, struct ev_event *out, int max, int timeout_ms)
 void ducta_worker_tick(struct ducta_worker *w)
 {
     struct timespec ts;
+    /* the coarse clocks are a vDSO read, no syscall: a few ms of grain is
+     * plenty for deadlines counted in seconds */
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    w->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     if (ts.tv_sec == w->date_sec)
         return;
@@ -262,6 +276,7 @@ int ducta_worker_poll(struct ducta_worker *w, int timeout_ms)
             ducta_conn_event(w, c, evs[i].bits);
         }
     }
+    ducta_conn_expire(w);
     return n;
 }
 
@@ -477,6 +492,15 @@ static const char usage[] =
     "  --max-headers N most header fields, at most 256, else 431 (default 64)\n"
     "  --max-body N    largest request body in bytes, else 413 (default\n"
     "                  65536); with --max-head it sizes the buffers\n"
+    "  --head-timeout MS    a request head must arrive whole within this\n"
+    "                  (default 10000; 0 = never)\n"
+    "  --body-timeout MS    each 1 KiB of a body within this (default 10000)\n"
+    "  --idle-timeout MS    keep-alive idle connections close after this\n"
+    "                  (default 60000)\n"
+    "  --write-timeout MS   a client that stops reading is dropped after\n"
+    "                  this without progress (default 30000)\n"
+    "  --linger-timeout MS  after an error response, how long to drain the\n"
+    "                  client's input before closing (default 5000)\n"
     "environment: DUCTA_SIMD=scalar|sse42|avx2 forces the parser's SIMD level\n"
     "  --version       print the version and exit\n"
     "  --help          print this and exit\n";
@@ -541,6 +565,11 @@ int ducta_main(int argc, char **argv)
             {"--max-headers", 1, DUCTA_HEADERS_CAP, NULL,
              &cfg.limits.max_headers},
             {"--max-body", 0, MAX_LIMIT, NULL, &cfg.limits.max_body},
+            {"--head-timeout", 0, INT_MAX, &cfg.head_timeout_ms, NULL},
+            {"--body-timeout", 0, INT_MAX, &cfg.body_timeout_ms, NULL},
+            {"--idle-timeout", 0, INT_MAX, &cfg.idle_timeout_ms, NULL},
+            {"--write-timeout", 0, INT_MAX, &cfg.write_timeout_ms, NULL},
+            {"--linger-timeout", 0, INT_MAX, &cfg.linger_timeout_ms, NULL},
         };
         int known = !strcmp(name, "--bind");
         for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)

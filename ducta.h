@@ -106,6 +106,12 @@ struct ducta_config {
     int pin;                /* pin worker i to core i: 1 */
     int drain_ms;           /* graceful-shutdown deadline: 5000 ms */
     int backlog;            /* listen(2) backlog: 4096 */
+    /* Deadlines, in milliseconds (see enum ducta_timer) */
+    int head_timeout_ms;     /* whole request head: 10000 */
+    int body_timeout_ms;     /* each DUCTA_BODY_STEP bytes of body: 10000 */
+    int idle_timeout_ms;     /* keep-alive idle: 60000 */
+    int write_timeout_ms;    /* a stalled write: 30000 */
+    int linger_timeout_ms;   /* draining after an error: 5000 */
     struct ducta_limits limits;  /* DUCTA_DEFAULT_MAX_*; max_head and
                                   * max_body also size the buffers */
 };
@@ -211,6 +217,28 @@ enum {
 
 enum { DUCTA_KEEP = 0, DUCTA_CLOSE = 1, DUCTA_CLOSE_LINGER = 2 };
 
+/* Every state that waits on the client has a deadline (conn.c, "timers").
+ * All connections under one timer share its duration, so each timer is a
+ * list kept in deadline order just by appending: arming, re-arming and
+ * expiring are O(1), with no syscall per connection. */
+enum ducta_timer {
+    DUCTA_TIMER_NONE,
+    DUCTA_TIMER_HEAD,    /* a request head has begun: all of it by then */
+    DUCTA_TIMER_BODY,    /* the body must advance DUCTA_BODY_STEP bytes */
+    DUCTA_TIMER_IDLE,    /* keep-alive, nothing buffered */
+    DUCTA_TIMER_WRITE,   /* the client stopped reading: progress by then */
+    DUCTA_TIMER_LINGER,  /* after an error, draining before the close */
+    DUCTA_TIMER_COUNT,
+};
+
+/* The body deadline is a minimum rate, not a total: it moves on each time
+ * another DUCTA_BODY_STEP bytes have arrived. */
+enum { DUCTA_BODY_STEP = 1024 };
+
+struct ducta_timer_list {
+    uint32_t head, tail;  /* slots, or DUCTA_NO_SLOT */
+};
+
 /* The Date header value is always 29 bytes: "Sun, 06 Nov 1994 08:49:37 GMT"
  * (RFC 9110 §5.6.7, IMF-fixdate). */
 enum { DUCTA_DATE_LEN = 29 };
@@ -235,6 +263,14 @@ struct ducta_conn {
     uint32_t wlen, wpos;     /* buffered response bytes; sent so far */
     uint32_t head_len;       /* parsed head length of the current request */
     uint32_t linger_left;    /* bytes we still discard while LINGERING */
+    /* The deadline this connection is waiting under (see DUCTA_TIMER_*),
+     * and its links in the worker's list for that timer. */
+    uint8_t timer;
+    uint32_t t_prev, t_next;
+    int64_t deadline_ms;
+    uint64_t rx_bytes;       /* bytes received, ever */
+    uint64_t rx_mark;        /* rx_bytes when the BODY deadline was set */
+    uint64_t io_count;       /* successful recv/send calls, ever */
     struct ducta_parser parser;
     struct ducta_request req;
 };
@@ -255,6 +291,10 @@ struct ducta_worker {
     time_t date_sec;           /* the second date[] was formatted for */
     char date[DUCTA_DATE_LEN];
     uint64_t served;           /* responses produced (for stats and tests) */
+    int64_t now_ms;            /* monotonic clock, read once per loop round */
+    int timeout_ms[DUCTA_TIMER_COUNT];
+    struct ducta_timer_list timers[DUCTA_TIMER_COUNT];
+    uint64_t timed_out;        /* connections closed by a deadline */
 };
 
 enum { DUCTA_NO_SLOT = UINT32_MAX };
@@ -270,6 +310,8 @@ struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd);
 enum { DUCTA_EV_READ = 1, DUCTA_EV_WRITE = 2, DUCTA_EV_PEER_SHUT = 4 };
 void ducta_conn_event(struct ducta_worker *w, struct ducta_conn *c,
                       unsigned events);
+/* Close the connections whose deadline has passed (w->now_ms). */
+void ducta_conn_expire(struct ducta_worker *w);
 /* Graceful shutdown: close idle connections, let the rest finish. */
 void ducta_conn_begin_drain(struct ducta_worker *w, struct ducta_conn *c);
 void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c);

@@ -509,3 +509,158 @@ Test(conn, empty_lines_before_a_request_are_ignored)
     cr_assert_str_eq(r[1].body, "Hello, World!");
     close(fd);
 }
+
+/* ---- deadlines: the same worker with every timeout at 100 ms ---------- */
+
+enum { T_MS = 100 };
+
+static void setup_timers(void)
+{
+    ducta_config_defaults(&cfg);
+    cfg.max_conns = 8;
+    cfg.head_timeout_ms = cfg.body_timeout_ms = cfg.idle_timeout_ms =
+        cfg.write_timeout_ms = cfg.linger_timeout_ms = T_MS;
+    cr_assert_eq(ducta_worker_init(&w, &cfg, 0), 0);
+}
+
+TestSuite(timers, .init = setup_timers, .fini = teardown);
+
+static void sleep_ms(int ms)
+{
+    usleep((useconds_t)ms * 1000);
+}
+
+Test(timers, idle_keepalive_closes)
+{
+    int fd = connect_client();
+    pump();
+    sleep_ms(T_MS / 2);
+    pump();
+    cr_assert_eq(w.live, 1, "not before its time");
+    sleep_ms(T_MS);
+    pump();
+    cr_assert_eq(w.live, 0);
+    cr_assert_eq(w.timed_out, 1);
+    close(fd);
+}
+
+Test(timers, activity_keeps_a_connection_open)
+{
+    reset_inbuf();
+    int fd = connect_client();
+    for (int i = 0; i < 6; i++) {  /* 300 ms in all, 3 idle deadlines */
+        sleep_ms(T_MS / 2);
+        send_str(fd, req_plain);
+        struct resp r[8];
+        cr_assert_eq(await(fd, r, i + 1, 4096), i + 1);
+    }
+    cr_assert_eq(w.live, 1);
+    cr_assert_eq(w.timed_out, 0);
+    close(fd);
+}
+
+Test(timers, slowloris_is_closed_while_others_are_served)
+{
+    /* one byte of head every 20 ms never completes it; the HEAD deadline
+     * runs from the first byte and is not moved by the trickle. Meanwhile
+     * another client is answered as usual. */
+    static const char head[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    int slow = connect_client();
+    reset_inbuf();
+    int good = connect_client();
+    int closed_at = -1, answered = 0;
+    for (int i = 0; i < 20 && closed_at < 0; i++) {
+        if (send(slow, head + i, 1, MSG_NOSIGNAL) != 1)
+            closed_at = i * 20;
+        send_str(good, req_plain);
+        struct resp r[32];
+        answered = await(good, r, answered + 1, 4096);
+        sleep_ms(20);
+        pump();
+        char b;
+        if (recv(slow, &b, 1, MSG_DONTWAIT) == 0)
+            closed_at = i * 20;
+    }
+    cr_assert_geq(closed_at, T_MS - 20, "closed at %d ms: not before", closed_at);
+    cr_assert_leq(closed_at, T_MS + 60, "closed at %d ms: in time", closed_at);
+    cr_assert_geq(answered, 5, "the other client was served meanwhile");
+    cr_assert_eq(w.live, 1);
+    close(slow);
+    close(good);
+}
+
+Test(timers, body_must_keep_a_minimum_rate)
+{
+    /* 10 bytes every 20 ms is under DUCTA_BODY_STEP per deadline */
+    int fd = connect_client();
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n");
+    int closed = 0;
+    for (int i = 0; i < 20 && !closed; i++) {
+        if (send(fd, "0123456789", 10, MSG_NOSIGNAL) != 10)
+            closed = 1;
+        sleep_ms(20);
+        pump();
+        closed |= w.live == 0;
+    }
+    cr_assert(closed);
+    cr_assert_eq(w.timed_out, 1);
+    close(fd);
+}
+
+Test(timers, a_body_that_advances_is_not_cut)
+{
+    /* 2 KiB every 60 ms: each step moves the deadline on, though the
+     * whole body takes longer than one deadline */
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10240\r\n\r\n");
+    static char chunk[2048];
+    memset(chunk, 'x', sizeof chunk);
+    for (int i = 0; i < 5; i++) {
+        sleep_ms(60);
+        send_all(fd, chunk, sizeof chunk);
+        pump();
+    }
+    struct resp r[1];
+    cr_assert_eq(split_responses(r, 0), 0);
+    for (int i = 0; i < 100 && inlen < 10240; i++) {
+        pump();
+        drain_client(fd, 65536);
+    }
+    cr_assert(memmem(inbuf, inlen, "HTTP/1.1 200", 12), "answered");
+    cr_assert_eq(w.timed_out, 0);
+    close(fd);
+}
+
+Test(timers, a_client_that_stops_reading_is_dropped)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    int small = 1;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    cr_assert_eq(ducta_worker_adopt(&w, sv[0]), 0);
+    for (int i = 0; i < 200; i++)
+        send_str(sv[1], req_json);
+    pump();
+    cr_assert_eq(w.slab[0].state, DUCTA_CONN_WRITING, "stuck on a full socket");
+    sleep_ms(T_MS + 20);
+    pump();
+    cr_assert_eq(w.live, 0);
+    cr_assert_eq(w.timed_out, 1);
+    close(sv[1]);
+}
+
+Test(timers, lingering_ends_without_the_client)
+{
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, "BAD\r\n\r\n");
+    struct resp r[1];
+    cr_assert_eq(await(fd, r, 1, 4096), 1);
+    cr_assert_eq(r[0].status, 400);
+    cr_assert_eq(w.slab[0].state, DUCTA_CONN_LINGERING);
+    sleep_ms(T_MS + 20);
+    pump();
+    cr_assert_eq(w.live, 0, "the client never closed; the deadline did");
+    close(fd);
+}
