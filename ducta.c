@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -178,6 +179,7 @@ int ducta_worker_init(struct ducta_worker *w, const struct ducta_config *cfg,
     w->cfg = cfg;
     w->listen_fd = -1;
     w->date_sec = -1;
+    w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     w->epfd = ev_open();
     if (w->epfd < 0)
         return -1;
@@ -194,6 +196,8 @@ void ducta_worker_destroy(struct ducta_worker *w)
     ducta_slab_free(w);
     if (w->listen_fd >= 0)
         close(w->listen_fd);
+    if (w->reserve_fd >= 0)
+        close(w->reserve_fd);
     close(w->epfd);
 }
 
@@ -217,6 +221,24 @@ int ducta_worker_adopt(struct ducta_worker *w, int fd)
     return 0;
 }
 
+/* Out of descriptors: a connection left in the backlog would wait there
+ * until it gave up, and the listener's edge would not fire again for it.
+ * Spend the descriptor kept in reserve to accept it and close it at once
+ * (the client sees the close right away), then take the reserve back. */
+static int shed_one(struct ducta_worker *w)
+{
+    if (w->reserve_fd < 0)
+        return 0;
+    close(w->reserve_fd);
+    int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        w->shed++;
+    }
+    w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd >= 0;
+}
+
 static void accept_all(struct ducta_worker *w)
 {
     for (;;) {
@@ -225,15 +247,18 @@ static void accept_all(struct ducta_worker *w)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            /* EAGAIN: drained. EMFILE/ENFILE/ENOBUFS: leave the rest in
-             * the backlog; the next connection's edge brings us back. */
+            if ((errno == EMFILE || errno == ENFILE) && shed_one(w))
+                continue;
+            /* EAGAIN: drained. ENOBUFS/ENOMEM: leave the rest in the
+             * backlog; the next connection's edge brings us back. */
             return;
         }
         /* Responses are coalesced by us, so Nagle only adds delay */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         /* slab full or epoll refused: the connection is shed (closed) */
-        ducta_worker_adopt(w, fd);
+        if (ducta_worker_adopt(w, fd) != 0)
+            w->shed++;
     }
 }
 

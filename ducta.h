@@ -280,6 +280,9 @@ struct ducta_worker {
     int id;
     int epfd;
     int listen_fd;
+    int reserve_fd;            /* kept open to shed a connection at EMFILE */
+    uint64_t shed;             /* connections closed at once for lack of
+                                * descriptors or slots */
     const struct ducta_config *cfg;
     struct ducta_conn *slab;   /* cfg->max_conns slots */
     uint32_t free_head;        /* first free slot, or DUCTA_NO_SLOT */

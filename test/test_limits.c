@@ -1,0 +1,196 @@
+/*
+ * test_limits.c — running out of connection slots or descriptors.
+ *
+ * The server (from $DUCTA_BIN) runs with one worker and either a small
+ * --max-conns or a small RLIMIT_NOFILE. More clients than it can hold
+ * connect at once: the ones it cannot hold must be closed promptly (not
+ * left hanging in the backlog), the server must not spin while it is full,
+ * and once clients leave it must serve new ones by itself.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pid_t pid = -1;
+static int port;
+
+static void start(int nofile, const char *max_conns)
+{
+    int out[2];
+    cr_assert_eq(pipe(out), 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        if (nofile) {
+            struct rlimit rl = {(rlim_t)nofile, (rlim_t)nofile};
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        const char *bin = getenv("DUCTA_BIN") ? getenv("DUCTA_BIN") : "./ducta";
+        execl(bin, bin, "--port", "0", "--threads", "1", "--no-pin",
+              "--max-conns", max_conns, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[256] = "";
+    size_t n = 0;
+    struct pollfd p = {out[0], POLLIN, 0};
+    while (n < sizeof line - 1 && !strchr(line, '\n') &&
+           poll(&p, 1, 5000) == 1) {
+        ssize_t k = read(out[0], line + n, sizeof line - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        line[n] = 0;
+    }
+    close(out[0]);
+    char *at = strstr(line, "127.0.0.1:");
+    cr_assert_not_null(at, "no listening line: '%s'", line);
+    port = atoi(at + 10);
+}
+
+static void stop(void)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    pid = -1;
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+}
+
+static void teardown(void)
+{
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        pid = -1;
+    }
+}
+
+TestSuite(limits, .fini = teardown);
+
+static int dial(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static const char req[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
+
+/* 1: answered with 200; 0: closed (EOF or reset) without an answer;
+ * -1: nothing within 2 s (left hanging: the failure this file is about). */
+static int ask(int fd)
+{
+    if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) < 0)
+        return 0;
+    char buf[512];
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    if (n > 0) {
+        buf[n] = 0;
+        return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 1 : 0;
+    }
+    if (n == 0 || errno == ECONNRESET)
+        return 0;
+    return -1;
+}
+
+static double cpu_seconds(void)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    /* fields after the command: state is 3rd; utime 14th, stime 15th */
+    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+           &ut, &st);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Open `total` clients, each asking once and keeping its connection;
+ * returns how many were served, and checks none was left hanging. */
+static int crowd(int *fds, int total)
+{
+    int served = 0;
+    for (int i = 0; i < total; i++) {
+        fds[i] = dial();
+        int r = ask(fds[i]);
+        cr_assert_neq(r, -1, "client %d left hanging", i);
+        served += r;
+    }
+    return served;
+}
+
+static void recovers(int *fds, int total)
+{
+    for (int i = 0; i < total; i++)
+        close(fds[i]);
+    usleep(100 * 1000);
+    for (int i = 0; i < 10; i++) {
+        int fd = dial();
+        cr_assert_eq(ask(fd), 1, "after the crowd left, client %d served", i);
+        close(fd);
+    }
+}
+
+Test(limits, max_conns_sheds_the_excess_and_recovers)
+{
+    enum { SLOTS = 5, TOTAL = 12 };
+    start(0, "5");
+    int fds[TOTAL];
+    cr_assert_eq(crowd(fds, TOTAL), SLOTS);
+    recovers(fds, TOTAL);
+    stop();
+}
+
+Test(limits, descriptor_exhaustion_sheds_without_spinning)
+{
+    /* 32 descriptors: a few for the server itself, the rest for clients */
+    enum { TOTAL = 60 };
+    start(32, "1000");
+    int fds[TOTAL];
+    int served = crowd(fds, TOTAL);
+    cr_assert_geq(served, 15, "served %d before running out", served);
+    cr_assert_lt(served, TOTAL, "the limit was reached");
+    /* still full: more clients arrive; the server must shed them, and
+     * not burn its core retrying accept */
+    double before = cpu_seconds();
+    for (int i = 0; i < 20; i++) {
+        int fd = dial();
+        cr_assert_eq(ask(fd), 0, "extra client %d shed", i);
+        close(fd);
+    }
+    usleep(500 * 1000);
+    double used = cpu_seconds() - before;
+    cr_assert_lt(used, 0.3, "server used %.2f s of CPU while full", used);
+    recovers(fds, TOTAL);
+    stop();
+}
