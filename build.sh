@@ -9,7 +9,8 @@
 #   ./build.sh fuzz [SECS]  build the libFuzzer target test/fuzz_parse.c with
 #                           clang and run it SECS seconds (default 60),
 #                           seeded from test/fuzz-corpus/; what it finds goes
-#                           to build/fuzz/ (corpus/, crash-* files)
+#                           to build/fuzz/ (corpus/, crash-* files; replay
+#                           one: build/fuzz/fuzz_parse FILE)
 #   ./build.sh clean        remove what the script built
 #
 # Environment: CC (default cc), EXTRA_CFLAGS; FUZZ_SECONDS (default 60): how
