@@ -664,3 +664,35 @@ Test(timers, lingering_ends_without_the_client)
     cr_assert_eq(w.live, 0, "the client never closed; the deadline did");
     close(fd);
 }
+
+Test(conn, a_pipelining_non_reader_cannot_grow_the_server)
+{
+    /* thousands of requests, none of the answers read: the server stops
+     * reading and parsing once its write buffer is full, so what it holds
+     * for this client stays within its two buffers */
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    int small = 1;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    cr_assert_eq(ducta_worker_adopt(&w, sv[0]), 0);
+    struct ducta_conn *c = &w.slab[0];
+    size_t sent = 0;
+    for (int i = 0; i < 5000; i++) {
+        ssize_t k = send(sv[1], req_json, sizeof req_json - 1, MSG_DONTWAIT);
+        if (k > 0)
+            sent += (size_t)k;
+        pump();
+        cr_assert_leq(c->rlen, w.rbuf_size);
+        cr_assert_leq(c->wlen, w.wbuf_size);
+    }
+    uint64_t served = w.served;
+    for (int i = 0; i < 10; i++)
+        pump();
+    cr_assert_eq(w.served, served, "no progress without a reader");
+    cr_assert_lt(served, 5000, "answered %lu of %zu bytes' worth",
+                 (unsigned long)served, sent);
+    cr_assert_eq(c->state, DUCTA_CONN_WRITING);
+    close(sv[1]);
+    pump();
+    cr_assert_eq(w.live, 0);
+}
