@@ -51,14 +51,21 @@ int ducta_slab_init(struct ducta_worker *w)
         w->max_response = DUCTA_MIN_RESPONSE;
     w->wbuf_size = 2 * w->max_response;
     w->slab = calloc(n, sizeof *w->slab);
-    if (!w->slab)
+    w->buf_free = calloc(n, sizeof *w->buf_free);
+    if (!w->slab || !w->buf_free) {
+        free(w->slab);
+        free(w->buf_free);
         return -1;
+    }
+    w->buf_free_top = w->buf_high_water = 0;
     size_t bytes = n * (w->rbuf_size + w->wbuf_size);
     w->buffers = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (w->buffers == MAP_FAILED) {
         free(w->slab);
+        free(w->buf_free);
         w->slab = NULL;
+        w->buf_free = NULL;
         return -1;
     }
     w->free_head = DUCTA_NO_SLOT;
@@ -87,8 +94,33 @@ void ducta_slab_free(struct ducta_worker *w)
         munmap(w->buffers,
                (size_t)w->cfg->max_conns * (w->rbuf_size + w->wbuf_size));
     free(w->slab);
+    free(w->buf_free);
     w->slab = NULL;
+    w->buf_free = NULL;
     w->buffers = NULL;
+}
+
+/* Give c a buffer pair from the pool, if it has none. The pool has one
+ * pair per slot, so this cannot fail. */
+static void buf_take(struct ducta_worker *w, struct ducta_conn *c)
+{
+    if (c->rbuf)
+        return;
+    uint32_t i = w->buf_free_top ? w->buf_free[--w->buf_free_top]
+                                 : w->buf_high_water++;
+    c->rbuf = w->buffers + (size_t)i * (w->rbuf_size + w->wbuf_size);
+    c->wbuf = c->rbuf + w->rbuf_size;
+}
+
+/* Return c's pair: only when nothing is buffered in it. */
+static void buf_give(struct ducta_worker *w, struct ducta_conn *c)
+{
+    if (!c->rbuf)
+        return;
+    size_t i = (size_t)(c->rbuf - w->buffers) / (w->rbuf_size + w->wbuf_size);
+    w->buf_free[w->buf_free_top++] = (uint32_t)i;
+    c->rbuf = c->wbuf = NULL;
+    c->rlen = c->rpos = c->wlen = c->wpos = 0;
 }
 
 struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd)
@@ -104,12 +136,10 @@ struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd)
     }
     struct ducta_conn *c = &w->slab[i];
     uint32_t gen = c->gen;
-    memset(c, 0, offsetof(struct ducta_conn, req));
+    memset(c, 0, sizeof *c);
     c->gen = gen;
     c->fd = fd;
     c->state = DUCTA_CONN_KEEPALIVE;
-    c->rbuf = w->buffers + (size_t)i * (w->rbuf_size + w->wbuf_size);
-    c->wbuf = c->rbuf + w->rbuf_size;
     /* The client usually sends its request right after connecting, so try
      * reading before epoll tells us: one round trip through the loop saved
      * for every new connection. The socket starts writable. */
@@ -173,6 +203,7 @@ void ducta_conn_expire(struct ducta_worker *w)
 void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c)
 {
     timer_unlink(w, c);
+    buf_give(w, c);
     /* close(2) also removes the socket from epoll; an event already
      * queued for it carries the old generation and is ignored. */
     close(c->fd);
@@ -299,7 +330,7 @@ static int append_response(struct ducta_worker *w, struct ducta_conn *c,
     }
     if (c->close_after)
         p = PUT_LIT(p, "Connection: close\r\n");
-    else if (c->req.minor_version == 0)
+    else if (w->req.minor_version == 0)
         p = PUT_LIT(p, "Connection: keep-alive\r\n");
     p = PUT_LIT(p, "\r\n");
     p = put(p, res->body, body);
@@ -316,7 +347,6 @@ static enum ducta_conn_state error_response(struct ducta_worker *w,
                                  status_head(status).reason, 0};
     res.body_len = strlen(res.body);
     c->close_after = DUCTA_CLOSE_LINGER;
-    c->req.minor_version = 1;
     append_response(w, c, &res, NULL, 0);
     return DUCTA_CONN_WRITING;
 }
@@ -329,6 +359,7 @@ static enum ducta_conn_state on_read(struct ducta_worker *w,
 {
     if (!c->in_ready)
         return c->state;
+    buf_take(w, c);
     size_t room = w->rbuf_size - c->rlen;
     if (room == 0)  /* cannot happen: limits fit the buffer; never spin */
         return DUCTA_CONN_CLOSING;
@@ -376,7 +407,7 @@ static int wbuf_tight(const struct ducta_worker *w,
 }
 
 /* The head at rpos is parsed: has its body (if any) arrived? 1 yes (it is
- * in c->req.body), 0 not yet, < 0 minus the status of an error. A chunked
+ * in w->req.body), 0 not yet, < 0 minus the status of an error. A chunked
  * body is decoded in place as it arrives, so the read buffer shrinks by
  * the framing it loses. */
 static ssize_t body_arrived(struct ducta_worker *w, struct ducta_conn *c,
@@ -384,18 +415,18 @@ static ssize_t body_arrived(struct ducta_worker *w, struct ducta_conn *c,
 {
     char *body = c->rbuf + c->rpos + head_len;
     size_t have = c->rlen - c->rpos - head_len;
-    if (c->req.chunked) {
+    if (w->req.chunked) {
         size_t len = have;
         ssize_t r = ducta_parse_chunked(&c->parser.chunked, &w->cfg->limits,
                                         body, &len);
         c->rlen -= (uint32_t)(have - len);
         if (r > 0)
-            c->req.body = (ducta_slice){body, c->parser.chunked.decoded};
+            w->req.body = (ducta_slice){body, c->parser.chunked.decoded};
         return r;
     }
-    if (have < c->req.content_length)
+    if (have < w->req.content_length)
         return 0;
-    c->req.body = (ducta_slice){body, (size_t)c->req.content_length};
+    w->req.body = (ducta_slice){body, (size_t)w->req.content_length};
     return 1;
 }
 
@@ -430,7 +461,7 @@ static enum ducta_conn_state on_parse(struct ducta_worker *w,
     if (c->rlen - c->rpos > 1 || c->rbuf[c->rpos] != '\r')  /* half a CRLF? */
         n = ducta_parse_request(&c->parser, &w->cfg->limits,
                                 c->rbuf + c->rpos, c->rlen - c->rpos,
-                                &c->req);
+                                &w->req);
     if (n < 0)
         return error_response(w, c, (int)-n);
     if (n > 0) {
@@ -447,7 +478,7 @@ static enum ducta_conn_state on_parse(struct ducta_worker *w,
          * (the BODY deadline, not the HEAD one). */
         c->head_len = (uint32_t)n;
         c->parser.scanned = 0;
-        if (c->req.expect_continue && !c->parser.continue_sent)
+        if (w->req.expect_continue && !c->parser.continue_sent)
             send_continue(c);
     }
     compact(c);
@@ -467,7 +498,7 @@ static const char not_allowed_body[] = "Method Not Allowed\n";
 static enum ducta_conn_state on_handle(struct ducta_worker *w,
                                        struct ducta_conn *c)
 {
-    struct ducta_request *req = &c->req;
+    struct ducta_request *req = &w->req;
     int status = 0;
     const char *allow = NULL;
     struct ducta_response res;
@@ -625,6 +656,8 @@ static void conn_run(struct ducta_worker *w, struct ducta_conn *c)
         if (next == DUCTA_CONN_KEEPALIVE && w->stopping)
             next = DUCTA_CONN_CLOSING;
         if (next == s) {  /* waiting for the kernel */
+            if (s == DUCTA_CONN_KEEPALIVE)
+                buf_give(w, c);  /* idle: nothing buffered, hold nothing */
             arm_timer(w, c, io_before, served_before);
             return;
         }

@@ -256,8 +256,9 @@ struct ducta_conn {
                               * because the EOF behind it must be read */
     uint8_t close_after;     /* DUCTA_KEEP, DUCTA_CLOSE or DUCTA_CLOSE_LINGER:
                               * what to do once the write buffer is sent */
-    char *rbuf;              /* worker's rbuf_size bytes */
-    char *wbuf;              /* worker's wbuf_size bytes */
+    char *rbuf;              /* worker's rbuf_size bytes, from its pool */
+    char *wbuf;              /* wbuf_size bytes after it; both NULL while
+                              * the connection is idle (KEEPALIVE) */
     uint32_t rlen;           /* bytes in rbuf */
     uint32_t rpos;           /* start of the first unanswered request */
     uint32_t wlen, wpos;     /* buffered response bytes; sent so far */
@@ -272,7 +273,6 @@ struct ducta_conn {
     uint64_t rx_mark;        /* rx_bytes when the BODY deadline was set */
     uint64_t io_count;       /* successful recv/send calls, ever */
     struct ducta_parser parser;
-    struct ducta_request req;
 };
 
 /* Per worker: everything one thread touches on the request path. */
@@ -288,8 +288,19 @@ struct ducta_worker {
     uint32_t free_head;        /* first free slot, or DUCTA_NO_SLOT */
     uint32_t live;             /* slots in use */
     uint32_t high_water;       /* slots [0, high_water) have ever been used */
-    char *buffers;             /* one rbuf + wbuf per slot, mapped lazily */
+    /* The buffer pool: max_conns pairs of rbuf + wbuf in one mapping,
+     * touched only when first used, and handed out last-freed-first, so
+     * the pages in memory are those of the busiest moments, not of every
+     * connection: an idle connection holds none. */
+    char *buffers;
     size_t rbuf_size, wbuf_size, max_response;
+    uint32_t *buf_free;        /* stack of free pair indexes */
+    uint32_t buf_free_top;     /* entries on the stack */
+    uint32_t buf_high_water;   /* pairs [0, buf_high_water) ever used */
+    /* The request being parsed and handled. A worker handles one request
+     * at a time, start to end, so one per worker is enough: keeping it out
+     * of the connection keeps an idle connection small. */
+    struct ducta_request req;
     int stopping;              /* graceful shutdown has begun */
     time_t date_sec;           /* the second date[] was formatted for */
     char date[DUCTA_DATE_LEN];

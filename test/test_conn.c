@@ -696,3 +696,34 @@ Test(conn, a_pipelining_non_reader_cannot_grow_the_server)
     pump();
     cr_assert_eq(w.live, 0);
 }
+
+Test(conn, idle_connections_hold_no_buffers)
+{
+    /* eight clients, one request each, then idle: one buffer pair served
+     * them all in turn, and none of them holds it now */
+    int fds[8];
+    for (int i = 0; i < 8; i++) {
+        reset_inbuf();
+        fds[i] = connect_client();
+        send_str(fds[i], req_plain);
+        struct resp r[1];
+        cr_assert_eq(await(fds[i], r, 1, 4096), 1);
+        cr_assert_eq(r[0].status, 200);
+    }
+    for (int i = 0; i < 8; i++) {
+        cr_assert_eq(w.slab[i].state, DUCTA_CONN_KEEPALIVE);
+        cr_assert_null(w.slab[i].rbuf, "idle connection %d holds a buffer", i);
+    }
+    cr_assert_eq(w.buf_high_water, 1);
+    cr_assert_eq(w.buf_free_top, 1);
+    /* a partial request keeps its buffer while it waits for the rest */
+    send_str(fds[3], "GET /plaintext HTTP/1.1\r\n");
+    pump();
+    cr_assert_not_null(w.slab[3].rbuf);
+    cr_assert_eq(w.slab[3].state, DUCTA_CONN_READING);
+    for (int i = 0; i < 8; i++)
+        close(fds[i]);
+    pump();
+    cr_assert_eq(w.live, 0);
+    cr_assert_eq(w.buf_free_top, w.buf_high_water, "every pair came back");
+}
