@@ -11,15 +11,19 @@
  * frames; router.c and the handlers give meaning).
  *
  * How it is fast — two stages, like simdjson's:
- *   1. classify(): 64 bytes in, three bitmasks out: which bytes may NOT
- *      appear in a request-target, in a field value, in a token. This is
- *      the only code that differs between the scalar, SSE4.2 and AVX2
- *      levels, so all three give the same answers by construction (and
- *      test_parse.c checks it on random blocks).
- *   2. The grammar walk below: every "scan until the first byte that
- *      cannot continue this element" is a count of trailing zeros in one of
- *      those masks. A 100-byte header value costs two mask lookups, not 100
- *      byte comparisons, and the walk has no SIMD in it at all.
+ *   1. The classifier: 64-byte blocks in, bitmasks out (one bit per byte):
+ *      which bytes are not token characters, which are LFs, and, reduced to
+ *      one position, the first byte no valid header line can hold (a stray
+ *      control byte, a LF without its CR). It classifies a run of blocks
+ *      per call, up to the end of the head. This is the only code that
+ *      differs between the scalar, SSE4.2 and AVX2 levels, so all three
+ *      give the same answers by construction (test_differential.c checks).
+ *   2. The grammar walk below: a name ends at a count of trailing zeros in
+ *      the token mask; a header line ends at the next bit of the LF mask,
+ *      found without waiting for the line before it to be scanned; and a
+ *      line before that first bad byte needs no check of its value at all.
+ *      A 100-byte header value costs no byte comparisons, and the walk has
+ *      no SIMD in it. Numbers: docs/BENCHMARKS.md, "Parser".
  *
  * Strictness — choices a reader should know about (RFC 9112 sections):
  *  - Lines end with CRLF only. A bare LF is rejected (400) rather than
@@ -48,22 +52,28 @@ enum {
     WINDOW = 32,  /* blocks classified per call, at most (2 KB of input) */
 };
 
-/* The questions the classifier answers about each byte, as one bitmask per
- * question per 64-byte block, bit i for byte i. NOT_* ask whether a byte
- * may NOT continue an element, so "where does this element end" is a count
- * of trailing zeros. IS_LF and IS_CR find line ends: the walk takes header
- * lines from the LF mask alone (next_lf), and CR and LF together let the
- * scanner check "every LF has a CR before it, every CR a LF after it" for
- * a whole block with two shifts instead of byte by byte (note_block).
- * NOT_TARGET is asked only on the request line, so it is answered apart,
- * one block at a time, and only there. */
+/* What the classifier says about each byte, as bitmasks, one bit per byte
+ * of a 64-byte block:
+ *   NOT_TCHAR   the byte is not a token character: a name ends at the first
+ *               one, found with a count of trailing zeros;
+ *   IS_LF       the byte is a LF: the walk takes header lines from this mask
+ *               alone (next_lf), not from the scan of the line before;
+ *   NOT_TARGET  the byte is not a request-target byte (asked only on the
+ *               request line, so answered apart, one block at a time).
+ * And one more that is not kept, only reduced to a position (clean_end, see
+ * struct scanner): the bytes no valid field line can hold — a control byte
+ * other than CR and LF (HTAB is not a control here), DEL, a LF without a CR
+ * before it, a CR without a LF after it. The last two are one test: a line
+ * is sound at byte i only if "byte i is LF" equals "byte i-1 is CR", which
+ * is an XOR of the LF mask and the CR mask shifted by one byte, done in the
+ * vector registers for the whole block instead of byte by byte. (It flags a
+ * bare CR one byte late, at the byte after it; that byte is still inside
+ * the same line, which is all clean_end is used for.) */
 enum {
-    NOT_VALUE,  /* not a field-value byte: controls but HTAB, and DEL */
-    NOT_TCHAR,  /* not a token character */
+    NOT_TCHAR,
     IS_LF,
-    IS_CR,
-    NQ,         /* how many questions each block of the window answers */
-    NOT_TARGET = NQ, /* not a request-target byte */
+    NQ,          /* masks kept per block of the window */
+    NOT_TARGET = NQ,
 };
 
 /* Byte classes, for the scalar level and the few scalar checks. */
@@ -74,10 +84,23 @@ enum {
 };
 static unsigned char byte_class[256];
 
+/* The scalar level's lookup: per byte, the bits the fill needs (bit
+ * numbers L_*), in one load: not a tchar, LF, CR, a control byte other
+ * than HTAB, LF and CR, or DEL. */
+enum { L_NOT_TCHAR, L_LF, L_CR, L_CTL };
+static unsigned char line_class[256];
+
 /* tchar as two 16-entry tables, for PSHUFB: a byte c below 0x80 is a tchar
  * iff tchar_lo[c & 15] has bit (c >> 4) set; tchar_hi[h] = 1 << h for
  * h < 8 and 0 above, so bytes >= 0x80 are never tchars. */
 static unsigned char tchar_lo[16], tchar_hi[16];
+
+/* The same for the bytes no field line holds whatever surrounds them: the
+ * controls but HTAB, LF and CR (which need their neighbours: see IS_LF),
+ * and DEL. Bit 0: high nibble 0, low not 9, A, D; bit 1: high nibble 1;
+ * bit 2: 0x7F. Sharing the nibbles with the tchar lookup makes this two
+ * shuffles and an AND, fewer than the compares spelling it out. */
+static unsigned char ctl_lo[16], ctl_hi[16];
 
 /* Built before main, so the tables are plain data afterwards and the loops
  * that read them have no first-use branch. */
@@ -94,11 +117,20 @@ __attribute__((constructor)) static void build_tables(void)
         if (c > 0x20 && c < 0x7f)
             k |= C_TARGET;
         byte_class[c] = k;
+        line_class[c] = (unsigned char)(!(k & C_TCHAR) << L_NOT_TCHAR |
+                                        (c == '\n') << L_LF |
+                                        (c == '\r') << L_CR |
+                                        (!(k & C_VALUE) && c != '\n' &&
+                                         c != '\r') << L_CTL);
         if (k & C_TCHAR)
             tchar_lo[c & 15] |= (unsigned char)(1u << (c >> 4));
     }
     for (int h = 0; h < 8; h++)
         tchar_hi[h] = (unsigned char)(1u << h);
+    for (int l = 0; l < 16; l++)
+        ctl_lo[l] = (unsigned char)((l != 9 && l != 10 && l != 13) | 2 |
+                                    (l == 15) << 2);
+    ctl_hi[0] = 1, ctl_hi[1] = 2, ctl_hi[7] = 4;
 }
 
 #define IS(c, cls) (byte_class[(unsigned char)(c)] & (cls))
@@ -114,10 +146,10 @@ __attribute__((constructor)) static void build_tables(void)
  * which the caller reads as "incomplete".
  *
  * While filling, it also finds the first byte no valid field line can hold
- * (clean_end): a control byte other than CR and LF, a CR without a LF after
- * it, a LF without a CR before it. A header line whose LF comes before
- * clean_end therefore has exactly one possible end, the CR before that LF,
- * and the walk need not scan its value for it (see ducta_parse_request). */
+ * (clean_end, see the list of masks above). A header line whose LF comes
+ * before clean_end therefore has exactly one possible end, the CR before
+ * that LF, and the walk need not scan its value for it (see
+ * ducta_parse_request). */
 struct scanner {
     const char *buf;
     size_t len;
@@ -125,8 +157,6 @@ struct scanner {
     size_t checked;       /* bytes [0, checked) were searched for clean_end
                            * (block by block, in order) */
     size_t clean_end;     /* the first byte no field line can hold, or len */
-    size_t lf_block;      /* the line iterator: the block it is in, */
-    uint64_t lf_left;     /* and that block's LFs not yet handed out */
     size_t target_block;  /* the one block NOT_TARGET is known for */
     uint64_t target_mask;
     uint64_t win[WINDOW][NQ];
@@ -138,43 +168,51 @@ struct scanner {
  * alias the scanner's size_t fields, so fields read in the loop would be
  * reloaded from memory after every store. */
 struct fill {
-    const char *buf;
-    size_t len, checked, clean_end;
+    size_t checked, clean_end;
+    int prev_cr;        /* the byte before the block is a CR */
+    uint64_t lf_carry;  /* LFs in the last two bytes before the block */
 };
 
-/* Bookkeeping after classifying the block at offset `at`: fold its bytes
- * into clean_end, and say whether the head ends in it. The neighbours
- * across the block's edges are read from the buffer. */
-static inline int note_block(struct fill *f, size_t at, uint64_t not_value,
-                             uint64_t lf, uint64_t cr)
+static inline struct fill fill_begin(const struct scanner *s, size_t at)
 {
-    const char *buf = f->buf;
-    uint64_t cr_before = cr << 1 | (at > 0 && buf[at - 1] == '\r');
+    const char *b = s->buf;
+    return (struct fill){
+        s->checked, s->clean_end, at > 0 && b[at - 1] == '\r',
+        (uint64_t)(at > 0 && b[at - 1] == '\n') << 1 |
+            (uint64_t)(at > 1 && b[at - 2] == '\n')};
+}
+
+static inline void fill_end(struct scanner *s, const struct fill *f)
+{
+    s->checked = f->checked;
+    s->clean_end = f->clean_end;
+}
+
+/* Bookkeeping after classifying the block at offset `at`, given its LF mask
+ * and its mask of bytes no field line can hold: fold the latter into
+ * clean_end, and say whether the head may end in this block (two LFs two
+ * bytes apart: "\n\r\n"; whether the byte between is a CR is clean_end's
+ * business, this only decides where a fill may stop). Bits past len are
+ * "bad" too (they read as NUL), but at offsets >= len, so they never lower
+ * clean_end below len. */
+static inline int note_block(struct fill *f, size_t at, uint64_t lf,
+                             uint64_t bad)
+{
     if (at == f->checked) {
-        uint64_t lf_after = lf >> 1 |
-            (uint64_t)(at + BLOCK < f->len && buf[at + BLOCK] == '\n') << 63;
-        /* Bits past len are "bad" too (they read as NUL), but they are at
-         * offsets >= len, so they never lower clean_end below len. */
-        uint64_t bad = (not_value & ~(lf | cr)) | (lf & ~cr_before) |
-                       (cr & ~lf_after);
         if (bad && at + (size_t)__builtin_ctzll(bad) < f->clean_end)
             f->clean_end = at + (size_t)__builtin_ctzll(bad);
         f->checked = at + BLOCK;
     }
-    /* the head ends at a LF with CR and LF before it: "\n\r\n" */
-    uint64_t lf_before2 = lf << 2 |
-                          (uint64_t)(at > 0 && buf[at - 1] == '\n') << 1 |
-                          (uint64_t)(at > 1 && buf[at - 2] == '\n');
-    return (lf & cr_before & lf_before2) != 0;
+    uint64_t lf_before2 = lf << 2 | f->lf_carry;
+    f->lf_carry = lf >> 62;
+    return (lf & lf_before2) != 0;
 }
-
-#define FILL_BEGIN(s) {(s)->buf, (s)->len, (s)->checked, (s)->clean_end}
-#define FILL_END(s, f) ((s)->checked = (f).checked, (s)->clean_end = (f).clean_end)
 
 /* Each level provides two functions:
  *   fill:   classify up to max blocks from src (block index `block` of the
- *           buffer) into s->win[0..], stopping after the block where the
- *           head ends; return how many blocks it classified;
+ *           buffer) into the window, from slot block - s->base on,
+ *           stopping after the block where the head ends; return how many
+ *           blocks it classified;
  *   target: NOT_TARGET for the 64 bytes at b.
  * All levels give the same answers; only their speed differs. */
 struct level {
@@ -183,32 +221,29 @@ struct level {
     uint64_t (*target)(const char *b);
 };
 
-static void scalar_block(const char *b, uint64_t m[NQ])
-{
-    uint64_t value = 0, tchar = 0, lf = 0, cr = 0;
-    for (int i = 0; i < BLOCK; i++) {
-        unsigned char c = (unsigned char)b[i];
-        unsigned k = byte_class[c];
-        value |= (uint64_t)!(k & C_VALUE) << i;
-        tchar |= (uint64_t)!(k & C_TCHAR) << i;
-        lf |= (uint64_t)(c == '\n') << i;
-        cr |= (uint64_t)(c == '\r') << i;
-    }
-    m[NOT_VALUE] = value, m[NOT_TCHAR] = tchar, m[IS_LF] = lf, m[IS_CR] = cr;
-}
 static size_t scalar_fill(struct scanner *s, const char *src, size_t block,
                           size_t max)
 {
-    struct fill f = FILL_BEGIN(s);
+    struct fill f = fill_begin(s, block * BLOCK);
+    uint64_t(*win)[NQ] = s->win + (block - s->base);
     size_t i = 0;
     while (i < max) {
-        uint64_t *m = s->win[i];
-        scalar_block(src + i * BLOCK, m);
-        if (note_block(&f, (block + i++) * BLOCK, m[NOT_VALUE], m[IS_LF],
-                       m[IS_CR]))
+        const char *b = src + i * BLOCK;
+        uint64_t tchar = 0, lf = 0, bad = 0;
+        for (int j = 0; j < BLOCK; j++) {
+            unsigned k = line_class[(unsigned char)b[j]];
+            uint64_t is_lf = k >> L_LF & 1;
+            tchar |= (uint64_t)(k >> L_NOT_TCHAR & 1) << j;
+            lf |= is_lf << j;
+            bad |= ((k >> L_CTL & 1) | (is_lf ^ (uint64_t)f.prev_cr)) << j;
+            f.prev_cr = k >> L_CR & 1;
+        }
+        win[i][NOT_TCHAR] = tchar;
+        win[i][IS_LF] = lf;
+        if (note_block(&f, (block + i++) * BLOCK, lf, bad))
             break;
     }
-    FILL_END(s, f);
+    fill_end(s, &f);
     return i;
 }
 static uint64_t scalar_target(const char *b)
@@ -234,61 +269,62 @@ SSE static inline __m128i sse_bad_target(__m128i x)
     __m128i ok = _mm_andnot_si128(del, _mm_cmpgt_epi8(x, SPLAT16(0x20)));
     return _mm_xor_si128(ok, SPLAT16(-1));
 }
-SSE static inline __m128i sse_bad_value(__m128i x)
-{
-    /* 0x00..0x1F except HTAB, and DEL */
-    __m128i ctl = _mm_andnot_si128(_mm_cmpgt_epi8(_mm_setzero_si128(), x),
-                                   _mm_cmpgt_epi8(SPLAT16(0x20), x));
-    ctl = _mm_andnot_si128(_mm_cmpeq_epi8(x, SPLAT16('\t')), ctl);
-    return _mm_or_si128(ctl, _mm_cmpeq_epi8(x, SPLAT16(0x7f)));
-}
-SSE static inline __m128i sse_bad_tchar(__m128i x)
-{
-    const __m128i nib = SPLAT16(0x0f);
-    __m128i lo = _mm_shuffle_epi8(V16(tchar_lo), _mm_and_si128(x, nib));
-    __m128i hi = _mm_shuffle_epi8(V16(tchar_hi),
-                                  _mm_and_si128(_mm_srli_epi16(x, 4), nib));
-    return _mm_cmpeq_epi8(_mm_and_si128(lo, hi), _mm_setzero_si128());
-}
-
-/* Each answer is four 16-bit movemasks put together. */
 #define SSE_BITS(v) ((uint64_t)(uint16_t)_mm_movemask_epi8(v))
-#define SSE_MASK(test, x)                                                   \
-    (SSE_BITS(test(x[0])) | SSE_BITS(test(x[1])) << 16 |                     \
-     SSE_BITS(test(x[2])) << 32 | SSE_BITS(test(x[3])) << 48)
-SSE static inline __m128i sse_is_lf(__m128i x)
+
+/* One 16-byte piece of a block: its NOT_TCHAR, IS_LF and "bad" bits
+ * (bytes no field line can hold), or'ed into *tchar, *lf, *bad at bit
+ * `at`. *cr is the CR mask of the 16 bytes before x, and becomes x's. */
+SSE static inline void sse_16(__m128i x, int at, __m128i *cr, uint64_t *tchar,
+                              uint64_t *lf, uint64_t *bad)
 {
-    return _mm_cmpeq_epi8(x, SPLAT16('\n'));
-}
-SSE static inline __m128i sse_is_cr(__m128i x)
-{
-    return _mm_cmpeq_epi8(x, SPLAT16('\r'));
+    const __m128i nib = SPLAT16(0x0f), zero = _mm_setzero_si128();
+    __m128i lo = _mm_and_si128(x, nib);
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), nib);
+    __m128i is_tchar = _mm_and_si128(_mm_shuffle_epi8(V16(tchar_lo), lo),
+                                     _mm_shuffle_epi8(V16(tchar_hi), hi));
+    __m128i is_ctl = _mm_and_si128(_mm_shuffle_epi8(V16(ctl_lo), lo),
+                                   _mm_shuffle_epi8(V16(ctl_hi), hi));
+    __m128i is_lf = _mm_cmpeq_epi8(x, SPLAT16('\n'));
+    __m128i is_cr = _mm_cmpeq_epi8(x, SPLAT16('\r'));
+    /* "the byte before is a CR": the CR mask one byte up, the last byte
+     * of the piece before shifted in */
+    __m128i prev_cr = _mm_alignr_epi8(is_cr, *cr, 15);
+    /* sound: not a stray control, and LF exactly where a CR precedes */
+    __m128i good = _mm_andnot_si128(_mm_xor_si128(is_lf, prev_cr),
+                                    _mm_cmpeq_epi8(is_ctl, zero));
+    *tchar |= SSE_BITS(_mm_cmpeq_epi8(is_tchar, zero)) << at;
+    *lf |= SSE_BITS(is_lf) << at;
+    *bad |= (uint64_t)(uint16_t)~_mm_movemask_epi8(good) << at;
+    *cr = is_cr;
 }
 SSE static size_t sse42_fill(struct scanner *s, const char *src, size_t block,
                              size_t max)
 {
-    struct fill f = FILL_BEGIN(s);
+    struct fill f = fill_begin(s, block * BLOCK);
+    uint64_t(*win)[NQ] = s->win + (block - s->base);
+    __m128i cr = _mm_set1_epi8((char)-f.prev_cr);  /* byte 15 is what counts */
     size_t i = 0;
     while (i < max) {
         const char *b = src + i * BLOCK;
-        __m128i x[4] = {V16(b), V16(b + 16), V16(b + 32), V16(b + 48)};
-        uint64_t value = SSE_MASK(sse_bad_value, x);
-        uint64_t lf = SSE_MASK(sse_is_lf, x), cr = SSE_MASK(sse_is_cr, x);
-        uint64_t *m = s->win[i];
-        m[NOT_VALUE] = value;
-        m[NOT_TCHAR] = SSE_MASK(sse_bad_tchar, x);
-        m[IS_LF] = lf;
-        m[IS_CR] = cr;
-        if (note_block(&f, (block + i++) * BLOCK, value, lf, cr))
+        uint64_t tchar = 0, lf = 0, bad = 0;
+        sse_16(V16(b), 0, &cr, &tchar, &lf, &bad);
+        sse_16(V16(b + 16), 16, &cr, &tchar, &lf, &bad);
+        sse_16(V16(b + 32), 32, &cr, &tchar, &lf, &bad);
+        sse_16(V16(b + 48), 48, &cr, &tchar, &lf, &bad);
+        win[i][NOT_TCHAR] = tchar;
+        win[i][IS_LF] = lf;
+        if (note_block(&f, (block + i++) * BLOCK, lf, bad))
             break;
     }
-    FILL_END(s, f);
+    fill_end(s, &f);
     return i;
 }
 SSE static uint64_t sse42_target(const char *b)
 {
-    __m128i x[4] = {V16(b), V16(b + 16), V16(b + 32), V16(b + 48)};
-    return SSE_MASK(sse_bad_target, x);
+    return SSE_BITS(sse_bad_target(V16(b))) |
+           SSE_BITS(sse_bad_target(V16(b + 16))) << 16 |
+           SSE_BITS(sse_bad_target(V16(b + 32))) << 32 |
+           SSE_BITS(sse_bad_target(V16(b + 48))) << 48;
 }
 
 /* The same again, 32 bytes at a time. */
@@ -302,58 +338,58 @@ AVX static inline __m256i avx_bad_target(__m256i x)
     __m256i ok = _mm256_andnot_si256(del, _mm256_cmpgt_epi8(x, SPLAT(0x20)));
     return _mm256_xor_si256(ok, SPLAT(-1));
 }
-AVX static inline __m256i avx_bad_value(__m256i x)
-{
-    __m256i ctl = _mm256_andnot_si256(_mm256_cmpgt_epi8(_mm256_setzero_si256(), x),
-                                      _mm256_cmpgt_epi8(SPLAT(0x20), x));
-    ctl = _mm256_andnot_si256(_mm256_cmpeq_epi8(x, SPLAT('\t')), ctl);
-    return _mm256_or_si256(ctl, _mm256_cmpeq_epi8(x, SPLAT(0x7f)));
-}
-AVX static inline __m256i avx_bad_tchar(__m256i x)
-{
-    __m256i lo_t = _mm256_broadcastsi128_si256(V16(tchar_lo));
-    __m256i hi_t = _mm256_broadcastsi128_si256(V16(tchar_hi));
-    __m256i lo = _mm256_shuffle_epi8(lo_t, _mm256_and_si256(x, SPLAT(0x0f)));
-    __m256i hi = _mm256_shuffle_epi8(
-        hi_t, _mm256_and_si256(_mm256_srli_epi16(x, 4), SPLAT(0x0f)));
-    return _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256());
-}
-
-/* Each answer is two 32-bit movemasks put together. */
 #define AVX_BITS(v) ((uint64_t)(uint32_t)_mm256_movemask_epi8(v))
-#define AVX_MASK(test, lo, hi) (AVX_BITS(test(lo)) | AVX_BITS(test(hi)) << 32)
-AVX static inline __m256i avx_is_lf(__m256i x)
+
+/* As sse_16, 32 bytes at a time. AVX2's byte shifts stay inside 16-byte
+ * lanes, so "the byte before" across the middle of x takes a lane permute
+ * first. */
+AVX static inline void avx_32(__m256i x, int at, __m256i *cr, uint64_t *tchar,
+                              uint64_t *lf, uint64_t *bad)
 {
-    return _mm256_cmpeq_epi8(x, SPLAT('\n'));
-}
-AVX static inline __m256i avx_is_cr(__m256i x)
-{
-    return _mm256_cmpeq_epi8(x, SPLAT('\r'));
+    const __m256i nib = SPLAT(0x0f), zero = _mm256_setzero_si256();
+    __m256i lo = _mm256_and_si256(x, nib);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), nib);
+    __m256i is_tchar = _mm256_and_si256(
+        _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(V16(tchar_lo)), lo),
+        _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(V16(tchar_hi)), hi));
+    __m256i is_ctl = _mm256_and_si256(
+        _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(V16(ctl_lo)), lo),
+        _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(V16(ctl_hi)), hi));
+    __m256i is_lf = _mm256_cmpeq_epi8(x, SPLAT('\n'));
+    __m256i is_cr = _mm256_cmpeq_epi8(x, SPLAT('\r'));
+    __m256i prev_cr = _mm256_alignr_epi8(
+        is_cr, _mm256_permute2x128_si256(*cr, is_cr, 0x21), 15);
+    __m256i good = _mm256_andnot_si256(_mm256_xor_si256(is_lf, prev_cr),
+                                       _mm256_cmpeq_epi8(is_ctl, zero));
+    *tchar |= AVX_BITS(_mm256_cmpeq_epi8(is_tchar, zero)) << at;
+    *lf |= AVX_BITS(is_lf) << at;
+    *bad |= (uint64_t)(uint32_t)~_mm256_movemask_epi8(good) << at;
+    *cr = is_cr;
 }
 AVX static size_t avx2_fill(struct scanner *s, const char *src, size_t block,
                             size_t max)
 {
-    struct fill f = FILL_BEGIN(s);
+    struct fill f = fill_begin(s, block * BLOCK);
+    uint64_t(*win)[NQ] = s->win + (block - s->base);
+    __m256i cr = _mm256_set1_epi8((char)-f.prev_cr);  /* byte 31 counts */
     size_t i = 0;
     while (i < max) {
-        __m256i lo = V32(src + i * BLOCK), hi = V32(src + i * BLOCK + 32);
-        uint64_t value = AVX_MASK(avx_bad_value, lo, hi);
-        uint64_t lf = AVX_MASK(avx_is_lf, lo, hi);
-        uint64_t cr = AVX_MASK(avx_is_cr, lo, hi);
-        uint64_t *m = s->win[i];
-        m[NOT_VALUE] = value;
-        m[NOT_TCHAR] = AVX_MASK(avx_bad_tchar, lo, hi);
-        m[IS_LF] = lf;
-        m[IS_CR] = cr;
-        if (note_block(&f, (block + i++) * BLOCK, value, lf, cr))
+        const char *b = src + i * BLOCK;
+        uint64_t tchar = 0, lf = 0, bad = 0;
+        avx_32(V32(b), 0, &cr, &tchar, &lf, &bad);
+        avx_32(V32(b + 32), 32, &cr, &tchar, &lf, &bad);
+        win[i][NOT_TCHAR] = tchar;
+        win[i][IS_LF] = lf;
+        if (note_block(&f, (block + i++) * BLOCK, lf, bad))
             break;
     }
-    FILL_END(s, f);
+    fill_end(s, &f);
     return i;
 }
 AVX static uint64_t avx2_target(const char *b)
 {
-    return AVX_MASK(avx_bad_target, V32(b), V32(b + 32));
+    return AVX_BITS(avx_bad_target(V32(b))) |
+           AVX_BITS(avx_bad_target(V32(b + 32))) << 32;
 }
 #endif
 
@@ -364,7 +400,7 @@ static const struct level levels[] = {
     [DUCTA_SIMD_AVX2] = {avx2_fill, avx2_target},
 #endif
 };
-static const struct level *level = &levels[DUCTA_SIMD_SCALAR];
+static const struct level *active = &levels[DUCTA_SIMD_SCALAR];
 static enum ducta_simd simd_level = DUCTA_SIMD_SCALAR;
 
 int ducta_simd_set(enum ducta_simd l)
@@ -385,7 +421,7 @@ int ducta_simd_set(enum ducta_simd l)
     default:
         return -1;
     }
-    level = &levels[l];
+    active = &levels[l];
     simd_level = l;
     return 0;
 }
@@ -424,8 +460,6 @@ static void scanner_init(struct scanner *s, const char *buf, size_t len)
     s->base = s->n = 0;
     s->checked = 0;
     s->clean_end = len;
-    s->lf_block = 0;
-    s->lf_left = 0;
     s->target_block = SIZE_MAX;
 }
 
@@ -436,12 +470,16 @@ static void refill(struct scanner *s, size_t block)
 {
     size_t at = block * BLOCK, full = (s->len - at) / BLOCK;
     s->base = block;
-    if (full) {
-        s->n = level->fill(s, s->buf + at, block, full < WINDOW ? full : WINDOW);
-    } else {
+    s->n = full ? active->fill(s, s->buf + at, block, full < WINDOW ? full
+                                                                   : WINDOW)
+                : 0;
+    /* All the full blocks classified, the head's end not seen in them, and
+     * room left: the partial block too, now rather than in another call
+     * (a small request is often two full blocks and a partial one). */
+    if (s->n == full && full < WINDOW && at + full * BLOCK < s->len) {
         char tail[BLOCK] = {0};
-        memcpy(tail, s->buf + at, s->len - at);
-        s->n = level->fill(s, tail, block, 1);
+        memcpy(tail, s->buf + at + full * BLOCK, s->len - at - full * BLOCK);
+        s->n += active->fill(s, tail, block + full, 1);
     }
 }
 
@@ -450,10 +488,10 @@ static uint64_t load_target(struct scanner *s, size_t block)
     size_t at = block * BLOCK;
     s->target_block = block;
     if (at + BLOCK <= s->len)
-        return s->target_mask = level->target(s->buf + at);
+        return s->target_mask = active->target(s->buf + at);
     char tail[BLOCK] = {0};
     memcpy(tail, s->buf + at, s->len - at);
-    return s->target_mask = level->target(tail);
+    return s->target_mask = active->target(tail);
 }
 
 /* Question q's mask for a block (block * BLOCK < len). */
@@ -487,25 +525,42 @@ static inline size_t scan(struct scanner *s, size_t pos, int q)
 /* The line iterator: the LFs of the buffer in order, from the LF mask
  * alone. Finding the next line's end is "clear the lowest bit, count
  * trailing zeros": it does not wait for the previous line's name and value
- * to be scanned, so the CPU can work on several lines at once. */
-static void lines_from(struct scanner *s, size_t pos)
+ * to be scanned, so the CPU can work on several lines at once. It lives in
+ * the walk's own locals, not in the scanner, so that it stays in registers
+ * (the scanner's address is passed to refill, and the header slices the
+ * walk stores could, for all the compiler knows, land in it). */
+struct lines {
+    size_t block;   /* the block it is in */
+    uint64_t left;  /* that block's LFs not yet handed out */
+};
+
+static void lines_from(struct scanner *s, struct lines *ln, size_t pos)
 {
-    s->lf_block = pos / BLOCK;
-    s->lf_left = pos < s->len
-        ? mask_of(s, s->lf_block, IS_LF) & ~0ull << (pos % BLOCK) : 0;
+    ln->block = pos / BLOCK;
+    ln->left = pos < s->len
+        ? mask_of(s, ln->block, IS_LF) & ~0ull << (pos % BLOCK) : 0;
 }
 
 /* The next LF the iterator has not handed out, or len if none is left. */
-static inline size_t next_lf(struct scanner *s)
+static inline size_t next_lf(struct scanner *s, struct lines *ln)
 {
-    while (!s->lf_left) {
-        if ((s->lf_block + 1) * BLOCK >= s->len)
+    while (!ln->left) {
+        if ((ln->block + 1) * BLOCK >= s->len)
             return s->len;
-        s->lf_left = mask_of(s, ++s->lf_block, IS_LF);
+        ln->left = mask_of(s, ++ln->block, IS_LF);
     }
-    size_t e = s->lf_block * BLOCK + (size_t)__builtin_ctzll(s->lf_left);
-    s->lf_left &= s->lf_left - 1;
+    size_t e = ln->block * BLOCK + (size_t)__builtin_ctzll(ln->left);
+    ln->left &= ln->left - 1;
     return e;
+}
+
+/* The end of a field value found byte by byte: the walk needs it only for a
+ * line that is wrong or not complete yet, which is not worth a mask. */
+static size_t value_end(const char *buf, size_t pos, size_t len)
+{
+    while (pos < len && IS(buf[pos], C_VALUE))
+        pos++;
+    return pos;
 }
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -867,7 +922,11 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
     /* field-line = field-name ":" OWS field-value OWS CRLF (§5)
      * Each line's end comes from the line iterator, not from the scan of
      * the line before it (see next_lf). */
-    lines_from(&s, p);
+    struct lines ln;
+    lines_from(&s, &ln, p);
+    /* Limits in locals: the header slices stored below are size_t, so the
+     * compiler would otherwise reload *lim after every store. */
+    const size_t max_head = lim->max_head, max_headers = lim->max_headers;
     for (;;) {
         if (p >= len)
             return incomplete(lim, ps, len, 0);
@@ -894,23 +953,27 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
         /* The value ends at the first byte a value cannot hold. If the
          * line's LF is before clean_end, the line holds no control byte and
          * no CR or LF but the CRLF ending it (see struct scanner), so that
-         * byte is the CR before the LF: no scan needed. Otherwise (an
-         * error, or no LF yet) scan, and let the checks below decide. */
-        size_t lf = next_lf(&s);
-        p = lf < s.clean_end ? lf - 1 : scan(&s, vs, NOT_VALUE);
-        if (p + 1 >= len)
-            return incomplete(lim, ps, len, 0);
-        if (buf[p] != '\r' || buf[p + 1] != '\n')
-            return -400;  /* bare CR, bare LF, NUL or another control */
-        if (p + 1 != lf)
-            lines_from(&s, p + 2);  /* cannot happen: a valid line ends at
-                                     * its first LF; kept so the walk stays
-                                     * right even if that reasoning failed */
+         * byte is the CR before the LF, and there is nothing to check.
+         * Otherwise (an error, or no LF yet) find it byte by byte and check
+         * what it is. */
+        size_t lf = next_lf(&s, &ln);
+        if (lf < s.clean_end) {
+            p = lf - 1;
+        } else {
+            p = value_end(buf, vs, len);
+            if (p + 1 >= len)
+                return incomplete(lim, ps, len, 0);
+            if (buf[p] != '\r' || buf[p + 1] != '\n')
+                return -400;  /* bare CR, bare LF, NUL or another control */
+            if (p + 1 != lf)  /* cannot happen: a valid line ends at its
+                               * first LF; kept so the walk stays right */
+                lines_from(&s, &ln, p + 2);
+        }
         size_t ve = p;
         while (ve > vs && (buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
             ve--;
         p += 2;
-        if (p > lim->max_head || req->nheaders >= lim->max_headers)
+        if (p > max_head || req->nheaders >= max_headers)
             return -431;
         req->headers[req->nheaders++] =
             (ducta_header){name, {buf + vs, ve - vs}};

@@ -12,7 +12,14 @@
 #         process over bench/corpus/*.txt (bench/bench_parse.c): ns/request
 #         and MB/s per SIMD level, and a request arriving in pieces.
 #         Knobs: REPS [11] repetitions (median shown), MS [40] ms per
-#         repetition, PARSE_CPU [none] pin to this CPU, CC [cc].
+#         repetition, OFFSET [0] input this many bytes past a 64-byte
+#         boundary, PARSE_CPU [none] pin to this CPU, CC [cc].
+#       conns — ducta against nginx as connections pile up
+#         (bench/conns.sh): wrk -t1 -cN --latency at N = 64, 1000, 10000
+#         with each server's RSS while they are open; bytes per idle
+#         keep-alive connection (bench/idle_conns.c holds 10000); ducta's
+#         RSS at start-up with --max-conns 1000 and 1000000.
+#         Knobs: LEVELS ["64 1000 10000"], IDLE_N [10000], SETTLE [1].
 #       all — every bench above.
 #
 # Environment (defaults in brackets):
@@ -536,7 +543,8 @@ bench_parse() {
     tpc=$(lscpu 2>/dev/null | awk -F': *' '/^Thread\(s\) per core/ { print $2 }') || true
     echo "# ducta benchmark: parse"
     echo
-    echo "command:  REPS=${REPS:-11} MS=${MS:-40} PARSE_CPU=${PARSE_CPU:-} bench/bench.sh parse"
+    echo "command:  REPS=${REPS:-11} MS=${MS:-40} OFFSET=${OFFSET:-0} PARSE_CPU=${PARSE_CPU:-}" \
+         "bench/bench.sh parse"
     echo "          (what \`./build.sh bench parse\` runs once it has built ./ducta)"
     echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "machine:  nproc=$(nproc), kernel $(uname -r), CPU \"$cpu\", threads/core ${tpc:-?}"
@@ -574,7 +582,8 @@ need_files() {
 case $NAME in
     http) bench_http ;;
     parse) bench_parse ;;
+    conns) source "$ROOT/bench/conns.sh"; bench_conns ;;
     all) bench_http; echo; bench_parse ;;   # later: router, conns
     -h|--help|help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) die "unknown bench '$NAME'; known: http, parse, all" ;;
+    *) die "unknown bench '$NAME'; known: http, parse, conns, all" ;;
 esac
