@@ -81,6 +81,7 @@ enum {
     C_TCHAR = 1,   /* token character (RFC 9110 §5.6.2) */
     C_VALUE = 2,   /* field-value byte: VCHAR, SP, HTAB, obs-text (§5.5) */
     C_TARGET = 4,  /* request-target byte: visible ASCII (RFC 3986) */
+    C_HOST = 8,    /* reg-name byte: unreserved, sub-delims, '%' (3986) */
 };
 static unsigned char byte_class[256];
 
@@ -116,6 +117,9 @@ __attribute__((constructor)) static void build_tables(void)
             k |= C_VALUE;
         if (c > 0x20 && c < 0x7f)
             k |= C_TARGET;
+        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+            (c >= 'A' && c <= 'Z') || (c && strchr("-._~!$&'()*+,;=%", c)))
+            k |= C_HOST;
         byte_class[c] = k;
         line_class[c] = (unsigned char)(!(k & C_TCHAR) << L_NOT_TCHAR |
                                         (c == '\n') << L_LF |
@@ -689,13 +693,8 @@ static int valid_host(ducta_slice v)
             return 0;
         p++;
     } else {
-        static const char sub_delims[] = "-._~!$&'()*+,;=%";
-        for (; p < end && *p != ':'; p++) {
-            char c = *p;
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c >= '0' && c <= '9') || strchr(sub_delims, c)))
-                return 0;
-        }
+        while (p < end && IS(*p, C_HOST))
+            p++;
     }
     if (p < end && *p++ != ':')
         return 0;
@@ -741,72 +740,116 @@ static int absolute_form(struct ducta_request *req)
 
 /* ---- stage 2: the grammar walk ----------------------------------------- */
 
-/* Having a complete, well-formed head: the rules that span fields. */
-static ssize_t check_semantics(const struct ducta_limits *lim,
-                               struct ducta_request *req, size_t head_len)
+/* The fields that decide how a request is framed, as the walk meets them.
+ * Looking at each name while the walk has it in hand saves a second pass
+ * over the fields. */
+struct framing {
+    int hosts, lengths, te, chunked;
+    ducta_slice conn, expect;  /* .ptr NULL when absent */
+};
+
+/* Is this field name the lower-case literal lit (of the same length)? Names
+ * are tokens, so OR-ing each byte with 0x20 lower-cases letters and leaves
+ * every other token byte unable to match a letter or '-': a compare takes
+ * two or three word loads instead of a loop over bytes. */
+static inline uint64_t word8(const char *p)
 {
-    int hosts = 0, lengths = 0, te = 0, chunked = 0;
-    const ducta_slice *conn = NULL, *expect = NULL;
-    req->content_length = 0;
-    for (size_t i = 0; i < req->nheaders; i++) {
-        const ducta_header *h = &req->headers[i];
-        int rc;
-        switch (h->name.len) {
-        case 4:
-            if (SLICE_IEQ(h->name, "host")) {
-                if (++hosts > 1 || !valid_host(h->value))
-                    return -400;
-                if (!req->authority.len)
-                    req->authority = h->value;
-            }
-            break;
-        case 6:
-            if (SLICE_IEQ(h->name, "expect"))
-                expect = &h->value;
-            break;
-        case 10:
-            if (SLICE_IEQ(h->name, "connection"))
-                conn = &h->value;
-            break;
-        case 14:
-            if (SLICE_IEQ(h->name, "content-length")) {
-                /* repeated, equal or not, is how smuggling starts (§6.3) */
-                if (++lengths > 1 ||
-                    parse_content_length(h->value, &req->content_length))
-                    return -400;
-            }
-            break;
-        case 17:
-            if (SLICE_IEQ(h->name, "transfer-encoding")) {
-                te = 1;
-                if ((rc = transfer_coding(h->value, &chunked)) != 0)
-                    return rc;
-            }
-            break;
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+static inline uint32_t word4(const char *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return x;
+}
+static inline int name_is(ducta_slice name, const char *lit, size_t n)
+{
+    const char *p = name.ptr;
+    if (n < 8)  /* n >= 4 here: two overlapping 4-byte words */
+        return ((word4(p) | 0x20202020u) == word4(lit)) &&
+               ((word4(p + n - 4) | 0x20202020u) == word4(lit + n - 4));
+    for (size_t i = 0; i + 8 < n; i += 8)
+        if ((word8(p + i) | 0x2020202020202020ull) != word8(lit + i))
+            return 0;
+    return (word8(p + n - 8) | 0x2020202020202020ull) == word8(lit + n - 8);
+}
+#define NAME_IS(name, lit) name_is((name), (lit), sizeof(lit) - 1)
+
+static inline ssize_t note_field(struct framing *f, struct ducta_request *req,
+                                 ducta_slice name, ducta_slice value)
+{
+    int rc;
+    switch (name.len) {
+    case 4:
+        if (NAME_IS(name, "host")) {
+            /* §3.2: exactly one Host, and a valid one */
+            if (++f->hosts > 1 || !valid_host(value))
+                return -400;
+            if (!req->authority.len)
+                req->authority = value;
         }
+        break;
+    case 6:
+        if (NAME_IS(name, "expect"))
+            f->expect = value;
+        break;
+    case 10:
+        if (NAME_IS(name, "connection"))
+            f->conn = value;
+        break;
+    case 14:
+        if (NAME_IS(name, "content-length")) {
+            /* repeated, equal or not, is how smuggling starts (§6.3) */
+            if (++f->lengths > 1 ||
+                parse_content_length(value, &req->content_length))
+                return -400;
+        }
+        break;
+    case 17:
+        if (NAME_IS(name, "transfer-encoding")) {
+            f->te = 1;
+            if ((rc = transfer_coding(value, &f->chunked)) != 0)
+                return rc;
+        }
+        break;
     }
-    /* §3.2: a 1.1 request carries exactly one Host; never two */
-    if (hosts > 1 || (req->minor_version == 1 && hosts != 1))
+    return 0;
+}
+
+/* Having a complete, well-formed head: the rules that span fields. */
+static ssize_t check_framing(const struct ducta_limits *lim,
+                             struct ducta_request *req,
+                             const struct framing *f, size_t head_len)
+{
+    /* §3.2: a 1.1 request carries exactly one Host */
+    if (req->minor_version == 1 && f->hosts != 1)
         return -400;
-    if (te) {
+    if (f->te) {
         /* §6.1: with Content-Length, or in a 1.0 message, the framing is
          * faulty; never pick one of the two readings */
-        if (lengths || req->minor_version == 0 || !chunked)
+        if (f->lengths || req->minor_version == 0 || !f->chunked)
             return -400;
         req->chunked = 1;
     } else if (req->content_length > lim->max_body) {
         return -413;
     }
-    if (expect) {
+    if (f->expect.ptr) {
         /* RFC 9110 §10.1.1: 100-continue is the only expectation */
-        if (!SLICE_IEQ(*expect, "100-continue"))
+        if (!SLICE_IEQ(f->expect, "100-continue"))
             return -417;
         req->expect_continue = req->minor_version == 1;
     }
     if (req->minor_version == 1)
-        req->keep_alive = !(conn && list_has(*conn, "close", 5));
+        /* the common value first: one word compare, not a list walk (the
+         * OR-0x20 trick of name_is is exact for letters and '-' in any
+         * field value, since a value never holds the CR it could match) */
+        req->keep_alive = !f->conn.ptr ||
+                          (f->conn.len == 10 && NAME_IS(f->conn, "keep-alive")) ||
+                          !list_has(f->conn, "close", 5);
     else
-        req->keep_alive = conn && list_has(*conn, "keep-alive", 10);
+        req->keep_alive = f->conn.ptr && list_has(f->conn, "keep-alive", 10);
     return (ssize_t)head_len;
 }
 
@@ -927,6 +970,7 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
     /* Limits in locals: the header slices stored below are size_t, so the
      * compiler would otherwise reload *lim after every store. */
     const size_t max_head = lim->max_head, max_headers = lim->max_headers;
+    struct framing f = {0};
     for (;;) {
         if (p >= len)
             return incomplete(lim, ps, len, 0);
@@ -975,13 +1019,15 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
         p += 2;
         if (p > max_head || req->nheaders >= max_headers)
             return -431;
-        req->headers[req->nheaders++] =
-            (ducta_header){name, {buf + vs, ve - vs}};
+        ducta_slice value = {buf + vs, ve - vs};
+        req->headers[req->nheaders++] = (ducta_header){name, value};
+        if ((rc = note_field(&f, req, name, value)) != 0)
+            return rc;
     }
     if (p > lim->max_head)
         return -431;
     req->body = (ducta_slice){buf + p, 0};
-    return check_semantics(lim, req, p);
+    return check_framing(lim, req, &f, p);
 }
 
 /* ---- chunked bodies (RFC 9112 §7.1) ------------------------------------ */
