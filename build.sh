@@ -173,6 +173,7 @@ case $cmd in
     test) run_tests ;;
     bench) shift; build_release; exec bench/bench.sh "$@" ;;
     fuzz) run_fuzz "${2:-60}" ;;
+    soak) shift; build_release; CC="$CC" CFLAGS="$CFLAGS" SAN="$SAN" SRC="$SRC" exec bench/soak.sh "$@" ;;
     clean) rm -rf "$OUT" ducta ;;
     *) say "usage: ./build.sh [build|run [ARGS]|test|bench [NAME]|fuzz [SECS]|clean]"; exit 2 ;;
 esac

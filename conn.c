@@ -3,8 +3,10 @@
  * that moves each one from bytes in to bytes out.
  *
  * Owns: the per-worker slab of struct ducta_conn (allocated once, reused
- * through a free list), each connection's read and write buffers, the
- * recv/send/close syscalls on connected sockets, and the response bytes.
+ * through a free list), the pool that lends connections their read and
+ * write buffers while they have bytes in flight, the deadlines of waiting
+ * connections, the recv/send/close syscalls on connected sockets, and the
+ * response bytes.
  *
  * Does not own: epoll or accept (ducta.c), request syntax (parse.c), or
  * which handler answers (router.c).
@@ -37,9 +39,9 @@
 /* ---- the slab --------------------------------------------------------- */
 
 /* Slots are handed out from [0, high_water) through the free list first,
- * then by raising high_water, so a slot (and its buffers) is touched only
- * when it is first needed: a large --max-conns costs address space, not
- * memory. The buffers are one anonymous mapping for the same reason. */
+ * then by raising high_water, so a slot is touched only when it is first
+ * needed: a large --max-conns costs address space, not memory. The buffer
+ * pool is one anonymous mapping for the same reason. */
 int ducta_slab_init(struct ducta_worker *w)
 {
     size_t n = (size_t)w->cfg->max_conns;
