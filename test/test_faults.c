@@ -1,0 +1,232 @@
+/*
+ * test_faults.c — clients that reset, half-close or vanish, over real TCP.
+ *
+ * The server runs from $DUCTA_BIN with one worker. Each test counts the
+ * server's open descriptors (/proc/PID/fd) before, does its damage, and
+ * requires the count to come back to where it was: a connection that
+ * ended badly must not leak its descriptor (nor, since each slot holds
+ * one, its slab slot). And the server must still answer afterwards.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pid_t pid = -1;
+static int port;
+
+static void start(void)
+{
+    int out[2];
+    cr_assert_eq(pipe(out), 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        const char *bin = getenv("DUCTA_BIN") ? getenv("DUCTA_BIN") : "./ducta";
+        execl(bin, bin, "--port", "0", "--threads", "1", "--no-pin",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[256] = "";
+    size_t n = 0;
+    struct pollfd p = {out[0], POLLIN, 0};
+    while (n < sizeof line - 1 && !strchr(line, '\n') &&
+           poll(&p, 1, 5000) == 1) {
+        ssize_t k = read(out[0], line + n, sizeof line - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        line[n] = 0;
+    }
+    close(out[0]);
+    char *at = strstr(line, "127.0.0.1:");
+    cr_assert_not_null(at, "no listening line: '%s'", line);
+    port = atoi(at + 10);
+}
+
+static void teardown(void)
+{
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        pid = -1;
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+    }
+}
+
+TestSuite(faults, .init = start, .fini = teardown);
+
+static int open_fds(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* The count must come back to base within a second. */
+static void settles_to(int base, const char *what)
+{
+    int n = -1;
+    for (int i = 0; i < 100 && (n = open_fds()) != base; i++)
+        usleep(10 * 1000);
+    cr_assert_eq(n, base, "%s: %d descriptors open, %d before", what, n, base);
+}
+
+static int dial(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/* Close with a reset (RST) instead of a FIN. */
+static void reset(int fd)
+{
+    struct linger l = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd);
+}
+
+static void send_str(int fd, const char *s)
+{
+    cr_assert_eq(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
+
+static const char req[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
+
+static void still_serves(void)
+{
+    int fd = dial();
+    send_str(fd, req);
+    char buf[256];
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    cr_assert_gt(n, 12);
+    cr_assert_eq(strncmp(buf, "HTTP/1.1 200", 12), 0);
+    close(fd);
+}
+
+Test(faults, reset_mid_request)
+{
+    int base = open_fds();
+    for (int i = 0; i < 20; i++) {
+        int fd = dial();
+        send_str(fd, "GET /plaintext HTTP/1.1\r\nHos");
+        usleep(1000);
+        reset(fd);
+    }
+    settles_to(base, "after resets mid-head");
+    still_serves();
+}
+
+Test(faults, reset_mid_body)
+{
+    int base = open_fds();
+    for (int i = 0; i < 20; i++) {
+        int fd = dial();
+        send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\nabc");
+        usleep(1000);
+        reset(fd);
+    }
+    settles_to(base, "after resets mid-body");
+    still_serves();
+}
+
+Test(faults, reset_mid_response)
+{
+    /* enough pipelined /echo requests that the answers fill the socket
+     * buffers, then a reset while the server is still writing */
+    static char body[60000], head[128];
+    memset(body, 'x', sizeof body);
+    snprintf(head, sizeof head, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+             "Content-Length: %zu\r\n\r\n", sizeof body);
+    int base = open_fds();
+    for (int i = 0; i < 5; i++) {
+        int fd = dial();
+        int small = 4096;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        for (int k = 0; k < 8; k++) {
+            send_str(fd, head);
+            if (send(fd, body, sizeof body, MSG_NOSIGNAL) < 0)
+                break;
+        }
+        char b[100];
+        cr_assert_gt(recv(fd, b, sizeof b, 0), 0, "the answer had begun");
+        reset(fd);
+    }
+    settles_to(base, "after resets mid-response");
+    still_serves();
+}
+
+Test(faults, half_close_after_request_still_gets_the_response)
+{
+    int base = open_fds();
+    int fd = dial();
+    send_str(fd, req);
+    shutdown(fd, SHUT_WR);
+    char buf[512];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = recv(fd, buf + got, sizeof buf - 1 - got, 0)) > 0)
+        got += (size_t)n;
+    cr_assert_eq(n, 0, "then a clean EOF");
+    buf[got] = 0;
+    cr_assert_eq(strncmp(buf, "HTTP/1.1 200", 12), 0);
+    cr_assert(strstr(buf, "\r\n\r\nHello, World!"));
+    close(fd);
+    settles_to(base, "after a half-close");
+}
+
+Test(faults, vanishing_clients)
+{
+    /* plain closes at every stage: connected only, half a head, after a
+     * response, with a response unread */
+    int base = open_fds();
+    for (int i = 0; i < 10; i++) {
+        close(dial());
+        int fd = dial();
+        send_str(fd, "GET /json HTTP/1.1\r\n");
+        close(fd);
+        fd = dial();
+        send_str(fd, req);
+        char b[256];
+        cr_assert_gt(recv(fd, b, sizeof b, 0), 0);
+        close(fd);
+        fd = dial();
+        send_str(fd, req);
+        send_str(fd, req);
+        close(fd);
+    }
+    settles_to(base, "after vanishing clients");
+    still_serves();
+}
