@@ -52,6 +52,11 @@ int ducta_slab_init(struct ducta_worker *w)
     if (w->max_response < DUCTA_MIN_RESPONSE)
         w->max_response = DUCTA_MIN_RESPONSE;
     w->wbuf_size = 2 * w->max_response;
+    /* whole pages, so that a pair's pages can be given back on their own
+     * (ducta_buffers_trim) */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    w->rbuf_size = (w->rbuf_size + page - 1) / page * page;
+    w->wbuf_size = (w->wbuf_size + page - 1) / page * page;
     w->slab = calloc(n, sizeof *w->slab);
     w->buf_free = calloc(n, sizeof *w->buf_free);
     if (!w->slab || !w->buf_free) {
@@ -59,7 +64,7 @@ int ducta_slab_init(struct ducta_worker *w)
         free(w->buf_free);
         return -1;
     }
-    w->buf_free_top = w->buf_high_water = 0;
+    w->buf_free_top = w->buf_high_water = w->buf_low = w->buf_released = 0;
     size_t bytes = n * (w->rbuf_size + w->wbuf_size);
     w->buffers = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -102,16 +107,43 @@ void ducta_slab_free(struct ducta_worker *w)
     w->buffers = NULL;
 }
 
+static char *pair_at(struct ducta_worker *w, uint32_t i)
+{
+    return w->buffers + (size_t)i * (w->rbuf_size + w->wbuf_size);
+}
+
 /* Give c a buffer pair from the pool, if it has none. The pool has one
  * pair per slot, so this cannot fail. */
 static void buf_take(struct ducta_worker *w, struct ducta_conn *c)
 {
     if (c->rbuf)
         return;
-    uint32_t i = w->buf_free_top ? w->buf_free[--w->buf_free_top]
-                                 : w->buf_high_water++;
-    c->rbuf = w->buffers + (size_t)i * (w->rbuf_size + w->wbuf_size);
+    uint32_t i;
+    if (w->buf_free_top) {
+        i = w->buf_free[--w->buf_free_top];
+        if (w->buf_low > w->buf_free_top)
+            w->buf_low = w->buf_free_top;
+        if (w->buf_released > w->buf_free_top)
+            w->buf_released = w->buf_free_top;  /* it faults in afresh */
+    } else {
+        i = w->buf_high_water++;
+    }
+    c->rbuf = pair_at(w, i);
     c->wbuf = c->rbuf + w->rbuf_size;
+}
+
+void ducta_buffers_trim(struct ducta_worker *w)
+{
+    /* Entries below buf_low sat in the pool for a whole tick: their pages
+     * go back (MADV_DONTNEED: the next use finds zero pages, which a
+     * buffer does not mind). Under steady load buf_low hardly moves, so
+     * this costs nothing; after a burst it runs once per cold pair. */
+    for (uint32_t k = w->buf_released; k < w->buf_low; k++)
+        madvise(pair_at(w, w->buf_free[k]), w->rbuf_size + w->wbuf_size,
+                MADV_DONTNEED);
+    if (w->buf_released < w->buf_low)
+        w->buf_released = w->buf_low;
+    w->buf_low = w->buf_free_top;
 }
 
 /* Return c's pair: only when nothing is buffered in it. */

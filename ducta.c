@@ -162,6 +162,7 @@ void ducta_worker_tick(struct ducta_worker *w)
     if (ts.tv_sec == w->date_sec)
         return;
     w->date_sec = ts.tv_sec;
+    ducta_buffers_trim(w);  /* once a second, like the Date */
     struct tm tm;
     char tmp[64];
     gmtime_r(&ts.tv_sec, &tm);

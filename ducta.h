@@ -297,6 +297,11 @@ struct ducta_worker {
     uint32_t *buf_free;        /* stack of free pair indexes */
     uint32_t buf_free_top;     /* entries on the stack */
     uint32_t buf_high_water;   /* pairs [0, buf_high_water) ever used */
+    /* After a burst the pool would keep every page it touched. Stack
+     * entries [0, buf_low) were not taken since the last trim (a tick), so
+     * they are cold; entries [0, buf_released) have had their pages given
+     * back to the kernel already (ducta_buffers_trim). */
+    uint32_t buf_low, buf_released;
     /* The request being parsed and handled. A worker handles one request
      * at a time, start to end, so one per worker is enough: keeping it out
      * of the connection keeps an idle connection small. */
@@ -324,6 +329,9 @@ struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd);
 enum { DUCTA_EV_READ = 1, DUCTA_EV_WRITE = 2, DUCTA_EV_PEER_SHUT = 4 };
 void ducta_conn_event(struct ducta_worker *w, struct ducta_conn *c,
                       unsigned events);
+/* Once a tick: give back the pages of buffer pairs unused since the last
+ * tick, so memory after a burst returns to what the load needs now. */
+void ducta_buffers_trim(struct ducta_worker *w);
 /* Close the connections whose deadline has passed (w->now_ms). */
 void ducta_conn_expire(struct ducta_worker *w);
 /* Graceful shutdown: close idle connections, let the rest finish. */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -726,4 +727,53 @@ Test(conn, idle_connections_hold_no_buffers)
     pump();
     cr_assert_eq(w.live, 0);
     cr_assert_eq(w.buf_free_top, w.buf_high_water, "every pair came back");
+}
+
+static int resident(const char *p, size_t len)
+{
+    /* how many of the pages under [p, p + len) are in memory */
+    long page = sysconf(_SC_PAGESIZE);
+    size_t n = (len + (size_t)page - 1) / (size_t)page;
+    unsigned char vec[1024];
+    cr_assert_leq(n, sizeof vec);
+    cr_assert_eq(mincore((void *)p, len, vec), 0);
+    int r = 0;
+    for (size_t i = 0; i < n; i++)
+        r += vec[i] & 1;
+    return r;
+}
+
+Test(conn, buffer_pages_go_back_after_a_burst)
+{
+    /* a burst: 8 clients each with half a request (8 pairs in use, their
+     * first pages touched), then all finish; two trims later the pages
+     * of the pairs nobody took since are back with the kernel */
+    int fds[8];
+    for (int i = 0; i < 8; i++) {
+        fds[i] = connect_client();
+        send_str(fds[i], "GET /plaintext HTTP/1.1\r\n");
+    }
+    pump();
+    cr_assert_eq(w.buf_high_water, 8);
+    char *first = w.slab[0].rbuf;
+    cr_assert_gt(resident(first, 4096), 0);
+    for (int i = 0; i < 8; i++)
+        send_str(fds[i], "Host: t\r\n\r\n");
+    pump();
+    cr_assert_eq(w.buf_free_top, 8, "all pairs back in the pool");
+    ducta_buffers_trim(&w);  /* a tick: they were in use during it */
+    cr_assert_gt(resident(first, 4096), 0);
+    ducta_buffers_trim(&w);  /* a quiet tick: now they are cold */
+    size_t pair = w.rbuf_size + w.wbuf_size;
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(resident(w.buffers + (size_t)i * pair, 4096), 0,
+                     "pair %d given back", i);
+    /* and they work again, from fresh pages */
+    reset_inbuf();
+    send_str(fds[0], req_plain);
+    struct resp r[2];
+    cr_assert_eq(await(fds[0], r, 2, 4096), 2);
+    cr_assert_str_eq(r[1].body, "Hello, World!");
+    for (int i = 0; i < 8; i++)
+        close(fds[i]);
 }
