@@ -4,8 +4,12 @@
 #   ./build.sh              build ./ducta with release flags
 #   ./build.sh run [ARGS]   build, then run ./ducta ARGS (Ctrl-C stops it)
 #   ./build.sh test         build and run every test, plain and under
-#                           ASan+UBSan; ends with "N passed, N failed"
-#   ./build.sh bench [NAME] benchmarks (see bench/README.md); NAME: http
+#                           ASan+UBSan, then the fuzzer (FUZZ_SECONDS, 60)
+#                           and the soak (SOAK_SECONDS, 60); ends with
+#                           "N passed, N failed"
+#   ./build.sh bench [NAME] benchmarks (see bench/README.md); NAME: http,
+#                           parse, conns
+#   ./build.sh soak [SECS]  the soak test alone (docs/SOAK.md)
 #   ./build.sh fuzz [SECS]  build the libFuzzer target test/fuzz_parse.c with
 #                           clang and run it SECS seconds (default 60),
 #                           seeded from test/fuzz-corpus/; what it finds goes
@@ -159,6 +163,21 @@ run_tests() {
             failed=$((failed + 1))
             grep -a -v -E '^#[0-9]+' "$log" | tail -n 60 >&2
             say "   fuzz: FAILED; the input is in $FUZZ_DIR/crash-* (see above)"
+        fi
+    fi
+    # the soak is one test more: a mixed, partly hostile load for
+    # SOAK_SECONDS (60; 0 skips), under ASan+UBSan when CI is set or
+    # SOAK_ASAN=1; it fails on any error, leak, RSS growth or crash
+    local soak=${SOAK_SECONDS:-60}
+    if ((soak > 0)); then
+        say "== soak: ${soak}s (bench/soak.sh; docs/SOAK.md)"
+        if CC="$CC" CFLAGS="$CFLAGS" SAN="$SAN" SRC="$SRC" bench/soak.sh "$soak" >"$log" 2>&1; then
+            passed=$((passed + 1))
+            grep -a -E '^server RSS:|^server descriptors:' "$log" | sed 's/^/   /' >&2
+        else
+            failed=$((failed + 1))
+            tail -n 40 "$log" >&2
+            say "   soak: FAILED"
         fi
     fi
     rm -f "$log"
