@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static pid_t pid = -1;
@@ -39,8 +40,9 @@ static void start(void)
         close(out[0]);
         close(out[1]);
         const char *bin = getenv("DUCTA_BIN") ? getenv("DUCTA_BIN") : "./ducta";
+        /* a short head deadline, for the slowloris test */
         execl(bin, bin, "--port", "0", "--threads", "1", "--no-pin",
-              (char *)NULL);
+              "--head-timeout", "500", (char *)NULL);
         _exit(127);
     }
     close(out[1]);
@@ -229,4 +231,45 @@ Test(faults, vanishing_clients)
     }
     settles_to(base, "after vanishing clients");
     still_serves();
+}
+
+Test(faults, slowloris_is_closed_in_time_while_others_are_served)
+{
+    /* one header byte every 50 ms never ends the head: the server closes
+     * it 500 ms (--head-timeout) after its first byte, however steadily it
+     * trickles, and answers another client all the while */
+    static const char slow[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-Slow: "
+                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    int base = open_fds();
+    int fd = dial();
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int closed_ms = -1, served = 0;
+    for (size_t i = 0; i < sizeof slow - 1 && closed_ms < 0; i++) {
+        if (send(fd, slow + i, 1, MSG_NOSIGNAL) != 1) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            closed_ms = (int)((t.tv_sec - t0.tv_sec) * 1000 +
+                              (t.tv_nsec - t0.tv_nsec) / 1000000);
+            break;
+        }
+        int other = dial();
+        send_str(other, req);
+        char b[256];
+        ssize_t n = recv(other, b, sizeof b, 0);
+        served += n > 12 && strncmp(b, "HTTP/1.1 200", 12) == 0;
+        close(other);
+        usleep(50 * 1000);
+        char c;
+        if (recv(fd, &c, 1, MSG_DONTWAIT) == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            closed_ms = (int)((t.tv_sec - t0.tv_sec) * 1000 +
+                              (t.tv_nsec - t0.tv_nsec) / 1000000);
+        }
+    }
+    cr_assert_geq(closed_ms, 450, "closed after %d ms: not before its time",
+                  closed_ms);
+    cr_assert_leq(closed_ms, 1500, "closed after %d ms: in time", closed_ms);
+    cr_assert_geq(served, 7, "%d requests of others served meanwhile", served);
+    close(fd);
+    settles_to(base, "after the slowloris");
 }
