@@ -23,45 +23,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "spawn.h"
+
 static pid_t pid = -1;
 static int port;
 
 static void start(int nofile, const char *max_conns)
 {
-    int out[2];
-    cr_assert_eq(pipe(out), 0);
-    pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(out[1], 1);
-        close(out[0]);
-        close(out[1]);
-        if (nofile) {
-            struct rlimit rl = {(rlim_t)nofile, (rlim_t)nofile};
-            setrlimit(RLIMIT_NOFILE, &rl);
-        }
-        const char *bin = getenv("DUCTA_BIN") ? getenv("DUCTA_BIN") : "./ducta";
-        execl(bin, bin, "--port", "0", "--threads", "1", "--no-pin",
-              "--max-conns", max_conns, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[256] = "";
-    size_t n = 0;
-    struct pollfd p = {out[0], POLLIN, 0};
-    while (n < sizeof line - 1 && !strchr(line, '\n') &&
-           poll(&p, 1, 5000) == 1) {
-        ssize_t k = read(out[0], line + n, sizeof line - 1 - n);
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-        line[n] = 0;
-    }
-    close(out[0]);
-    char *at = strstr(line, "127.0.0.1:");
-    cr_assert_not_null(at, "no listening line: '%s'", line);
-    port = atoi(at + 10);
+    const char *args[] = {"--threads", "1", "--no-pin", "--max-conns",
+                          max_conns, NULL};
+    pid = spawn_ducta(args, nofile, &port);
 }
 
 static void stop(void)
