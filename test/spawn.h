@@ -5,11 +5,16 @@
  * spawn_ducta() runs $DUCTA_BIN (else ./ducta) with "--port 0" and the
  * given extra arguments, optionally under a lower RLIMIT_NOFILE, and reads
  * the port from its start-up line. The child dies with the test process.
+ * dial_port() connects to it.
  */
 #ifndef DUCTA_TEST_SPAWN_H
 #define DUCTA_TEST_SPAWN_H
 
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -61,6 +66,21 @@ static pid_t spawn_ducta(const char *const *args, int nofile, int *port)
     cr_assert_not_null(at, "no listening line: '%s'", line);
     *port = atoi(at + 10);
     return pid;
+}
+
+/* A blocking TCP connection to 127.0.0.1:port, reads timing out after 2 s
+ * (so a test sees "left hanging" as an error, not a hang). */
+static int dial_port(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
 }
 
 #endif
