@@ -377,8 +377,9 @@ static int append_response(struct ducta_worker *w, struct ducta_conn *c,
 static enum ducta_conn_state error_response(struct ducta_worker *w,
                                             struct ducta_conn *c, int status)
 {
-    struct ducta_response res = {status, "text/plain",
-                                 status_head(status).reason, 0};
+    struct ducta_response res = {.status = status,
+                                 .content_type = "text/plain",
+                                 .body = status_head(status).reason};
     res.body_len = strlen(res.body);
     c->close_after = DUCTA_CLOSE_LINGER;
     append_response(w, c, &res, NULL, 0);
@@ -525,7 +526,8 @@ static enum ducta_conn_state on_parse(struct ducta_worker *w,
 
 static const char not_found_body[] = "Not Found\n";
 static const struct ducta_response internal_error = {
-    500, "text/plain", "Internal Server Error\n", 22};
+    .status = 500, .content_type = "text/plain",
+    .body = "Internal Server Error\n", .body_len = 22};
 static const char not_allowed_body[] = "Method Not Allowed\n";
 
 /* HANDLING: route, run the handler, append its response. */
@@ -538,17 +540,22 @@ static enum ducta_conn_state on_handle(struct ducta_worker *w,
     struct ducta_response res;
     ducta_handler h = ducta_route(req, &status, &allow);
     if (h) {
-        res = (struct ducta_response){0, "text/plain", NULL, 0};
+        res = (struct ducta_response){.content_type = "text/plain",
+                                      .file_fd = -1};
         if (h(req, &res) != 0 || res.status < 200 || res.status > 599 ||
             !res.content_type || (res.body_len && !res.body)) {
             res = internal_error;
         }
     } else if (status == 405) {
-        res = (struct ducta_response){405, "text/plain", not_allowed_body,
-                                      sizeof not_allowed_body - 1};
+        res = (struct ducta_response){.status = 405,
+                                      .content_type = "text/plain",
+                                      .body = not_allowed_body,
+                                      .body_len = sizeof not_allowed_body - 1};
     } else {
-        res = (struct ducta_response){404, "text/plain", not_found_body,
-                                      sizeof not_found_body - 1};
+        res = (struct ducta_response){.status = 404,
+                                      .content_type = "text/plain",
+                                      .body = not_found_body,
+                                      .body_len = sizeof not_found_body - 1};
     }
     if (!req->keep_alive || w->stopping)
         c->close_after = DUCTA_CLOSE;

@@ -53,12 +53,22 @@ enum {
     DUCTA_DEFAULT_MAX_BODY = 65536,
     DUCTA_HEADERS_CAP = 256,        /* room in struct ducta_request */
     DUCTA_MAX_CHUNK_EXT = 256,      /* bytes of chunk extensions per chunk */
+    DUCTA_MAX_PARAMS = 8,           /* :name and *name captures per route */
+    DUCTA_RESPONSE_HEADERS_CAP = 8, /* extra fields a handler may add */
+    DUCTA_RESPONSE_SCRATCH = 256,   /* bytes for formatted field values */
 };
 
 typedef struct {
     ducta_slice name;   /* as sent; compare case-insensitively */
     ducta_slice value;  /* leading and trailing whitespace removed */
 } ducta_header;
+
+/* A path parameter: for the route "/users/:id", the request "/users/42"
+ * has {name "id", value "42"}; a trailing "*rest" captures the remainder. */
+typedef struct {
+    ducta_slice name;   /* without the ':' or '*' */
+    ducta_slice value;  /* as sent (not percent-decoded) */
+} ducta_param;
 
 /* The request as a handler sees it: every slice points into the
  * connection's read buffer and is valid only during the handler call. */
@@ -74,18 +84,39 @@ struct ducta_request {
     int expect_continue;    /* the client waits for 100 Continue */
     uint64_t content_length;/* body bytes following the head (not chunked) */
     ducta_slice body;       /* the body (decoded), once it has all arrived */
+    size_t nparams;         /* filled in by the router */
+    ducta_param params[DUCTA_MAX_PARAMS];
     size_t nheaders;
     ducta_header headers[DUCTA_HEADERS_CAP];
 };
 
-/* What a handler fills in. body must stay valid until the handler returns
- * (it is copied into the connection's write buffer before the next request
- * is looked at); content_type is a full MIME type without "Content-Type: ". */
+/* Where a response body comes from. */
+enum ducta_body_source {
+    DUCTA_BODY_MEMORY,  /* body[0..body_len), copied before the next request */
+    DUCTA_BODY_FILE,    /* body_len bytes of file_fd from file_offset, sent
+                         * with sendfile(2); ducta closes file_fd after */
+};
+
+/* What a handler fills in. It starts zeroed except for content_type
+ * ("text/plain") and file_fd (-1). A body in memory must stay valid until
+ * the handler returns; content_type is a full MIME type without
+ * "Content-Type: ". Header names and values must not contain CR or LF (a
+ * response that has them becomes a 500). Nothing here is allocated: the
+ * struct belongs to the worker, and scratch is room for formatted values. */
 struct ducta_response {
     int status;
     const char *content_type;
     const char *body;
     size_t body_len;
+    enum ducta_body_source source;
+    int file_fd;
+    uint64_t file_offset;
+    size_t nheaders;
+    struct {
+        const char *name, *value;
+    } headers[DUCTA_RESPONSE_HEADERS_CAP];
+    size_t scratch_used;
+    char scratch[DUCTA_RESPONSE_SCRATCH];
 };
 
 /* A handler returns 0 when it filled in *res, anything else for a 500. */
@@ -95,6 +126,24 @@ typedef int (*ducta_handler)(const struct ducta_request *req,
 /* Look a header up by name, case-insensitively. NULL if absent. */
 const ducta_slice *ducta_header_get(const struct ducta_request *req,
                                     const char *name);
+
+/* Look a path parameter up by name (without ':' or '*'). NULL if absent. */
+const ducta_slice *ducta_param_get(const struct ducta_request *req,
+                                   const char *name);
+
+/* Add a header field to a response. The strings must outlive the handler
+ * call (literals, or copies in res->scratch). 0, or -1 when full. */
+int ducta_response_header(struct ducta_response *res, const char *name,
+                          const char *value);
+
+/* Answer with the file at path (relative to the server's --root; it need
+ * not be percent-decoded) as the static file server would: 404/403, index
+ * .html for a directory, ETag and Last-Modified, 304 and 206/416 on
+ * conditional and range requests. Returns 0 (res is filled in, whatever
+ * the status), or -1 when no --root was given. */
+int ducta_response_file(const struct ducta_request *req,
+                        struct ducta_response *res, const char *path,
+                        size_t len);
 
 /* Server configuration. ducta_config_defaults() fills in the documented
  * defaults; the command line (ducta --help) changes them. */
@@ -114,6 +163,8 @@ struct ducta_config {
     int linger_timeout_ms;   /* draining after an error: 5000 */
     struct ducta_limits limits;  /* DUCTA_DEFAULT_MAX_*; max_head and
                                   * max_body also size the buffers */
+    const char *root;       /* serve the files under this directory on
+                             * GET/HEAD that no route takes: NULL (none) */
 };
 
 void ducta_config_defaults(struct ducta_config *cfg);
@@ -180,10 +231,23 @@ enum ducta_simd ducta_simd_get(void);
 const char *ducta_simd_name(enum ducta_simd level);
 
 /* router.c — from a parsed request to the handler that answers it.
- * Returns the handler, or NULL with *status set (404, or 405 when the path
- * exists under another method; *allow then names the allowed methods). */
-ducta_handler ducta_route(const struct ducta_request *req, int *status,
+ * Matches the routes compiled from routes.def (static paths by perfect
+ * hash, then :param routes, then *wildcard routes; see router.c) and fills
+ * in req->params. Returns the handler, or NULL with *status set: 404, or
+ * 405 when the path exists under other methods (*allow then lists them, a
+ * string valid until the next call in this thread). */
+ducta_handler ducta_route(struct ducta_request *req, int *status,
                           const char **allow);
+
+/* The MIME type for a file name extension (without the dot, any case), from
+ * the table the route generator compiles; "application/octet-stream" if
+ * unknown. */
+const char *ducta_mime_type(const char *ext, size_t len);
+
+/* Static files under --root (ducta_response_file() is the handler-facing
+ * side). ducta_files_init opens the root once at start-up: 0, or -1 with a
+ * message in err. */
+int ducta_files_init(const char *root, char *err, size_t errlen);
 
 /* conn.c — connections: the slab, the buffers, the state machine. */
 enum ducta_conn_state {

@@ -19,7 +19,9 @@ static int plaintext(const struct ducta_request *req,
 {
     (void)req;
     static const char body[] = "Hello, World!";
-    *res = (struct ducta_response){200, "text/plain", body, sizeof body - 1};
+    res->status = 200;
+    res->body = body;
+    res->body_len = sizeof body - 1;
     return 0;
 }
 
@@ -27,8 +29,10 @@ static int json(const struct ducta_request *req, struct ducta_response *res)
 {
     (void)req;
     static const char body[] = "{\"message\":\"Hello, World!\"}";
-    *res = (struct ducta_response){200, "application/json", body,
-                                   sizeof body - 1};
+    res->status = 200;
+    res->content_type = "application/json";
+    res->body = body;
+    res->body_len = sizeof body - 1;
     return 0;
 }
 
@@ -36,8 +40,10 @@ static int json(const struct ducta_request *req, struct ducta_response *res)
  * chunked): it makes request bodies testable end to end. */
 static int echo(const struct ducta_request *req, struct ducta_response *res)
 {
-    *res = (struct ducta_response){200, "application/octet-stream",
-                                   req->body.ptr, req->body.len};
+    res->status = 200;
+    res->content_type = "application/octet-stream";
+    res->body = req->body.ptr;
+    res->body_len = req->body.len;
     return 0;
 }
 
@@ -46,7 +52,7 @@ static int options_star(const struct ducta_request *req,
                         struct ducta_response *res)
 {
     (void)req;
-    *res = (struct ducta_response){200, "text/plain", "", 0};
+    res->status = 200;
     return 0;
 }
 
@@ -70,7 +76,7 @@ static int slice_is(ducta_slice s, const char *lit)
     return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
-ducta_handler ducta_route(const struct ducta_request *req, int *status,
+ducta_handler ducta_route(struct ducta_request *req, int *status,
                           const char **allow)
 {
     const char *path_allow = NULL;
