@@ -19,15 +19,31 @@
 #
 # Environment: CC (default cc), EXTRA_CFLAGS; FUZZ_SECONDS (default 60): how
 # long `test` runs the fuzzer, 0 to skip it.
+#
+# Routes are compiled, not read at run time: build/routegen (routegen.c,
+# built with HOSTCC, default CC, and the same flags) turns a routes file
+# into build/gen/routes.h, which router.c includes; a mistake in the file
+# stops the build with FILE:LINE: message. Your own server in one binary:
+#   ROUTES=example/routes.def APP=example/app.c ./build.sh
+#     ROUTES   the routes file (default routes.def; its header goes to
+#              build/gen-<ROUTES with / as _>/ so builds do not collide)
+#     APP      the C file(s) with the handlers it names (space-separated)
+#     OUT_BIN  where the binary goes (default ./ducta)
+# `test`, `fuzz` and the soak always build with the default routes.def.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 CC=${CC:-cc}
-CFLAGS="-std=gnu11 -O2 -Wall -Wextra -Werror -pthread ${EXTRA_CFLAGS:-}"
+CFLAGS="-std=gnu11 -O2 -Wall -Wextra -Werror -pthread -Ibuild/gen ${EXTRA_CFLAGS:-}"
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 SRC="ducta.c conn.c parse.c router.c"
 OUT=build
 FUZZ_DIR=$OUT/fuzz
+HOSTCC=${HOSTCC:-$CC}
+ROUTES=${ROUTES:-routes.def}
+APP=${APP:-}
+OUT_BIN=${OUT_BIN:-ducta}
+ROUTEGEN=$OUT/routegen
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -53,15 +69,41 @@ need_pkgs() {
     fi
 }
 
+# The route generator, rebuilt when its source is newer (into a temporary
+# name first: another build may be running it).
+build_routegen() {
+    command -v "$HOSTCC" >/dev/null || { say "build.sh: no C compiler ($HOSTCC); apt-get install -y gcc"; exit 1; }
+    mkdir -p "$OUT"
+    [[ $ROUTEGEN -nt routegen.c && $ROUTEGEN -nt ducta.h ]] && return 0
+    $HOSTCC $CFLAGS -o "$ROUTEGEN.$$" routegen.c && mv -f "$ROUTEGEN.$$" "$ROUTEGEN"
+}
+
+# gen_routes FILE: compile a routes file into routes.h in its own
+# directory (build/gen for routes.def) and print that directory.
+gen_routes() {
+    local dir=$OUT/gen
+    [[ $1 == routes.def ]] || dir=$OUT/gen-$(printf '%s' "$1" | tr -c 'A-Za-z0-9._-' _)
+    mkdir -p "$dir"
+    "$ROUTEGEN" "$1" "$dir/routes.h" || { say "build.sh: $1 has mistakes (above); nothing built"; exit 1; }
+    echo "$dir"
+}
+
 build_release() {
     command -v "$CC" >/dev/null || { say "build.sh: no C compiler ($CC); apt-get install -y gcc"; exit 1; }
-    $CC $CFLAGS -o ducta $SRC
+    build_routegen
+    local gen
+    gen=$(gen_routes "$ROUTES") || exit 1
+    mkdir -p "$(dirname "$OUT_BIN")"
+    # the routes' own directory first, before -Ibuild/gen in CFLAGS
+    $CC -I"$gen" $CFLAGS -o "$OUT_BIN" $SRC $APP
 }
 
 # build_variant NAME "FLAGS": the server and test binaries into build/NAME
 build_variant() {
     local dir=$OUT/$1 flags=$2 t
     mkdir -p "$dir"
+    build_routegen
+    gen_routes routes.def >/dev/null || exit 1
     $CC $CFLAGS $flags -o "$dir/ducta" $SRC
     for t in test/test_*.c; do
         $CC $CFLAGS $flags -DDUCTA_NO_MAIN -I. -o "$dir/$(basename "$t" .c)" \
@@ -87,6 +129,8 @@ build_fuzz() {
         fuzz_links || { say "build.sh: clang cannot link -fsanitize=fuzzer"; exit 1; }
     fi
     rm -f "$FUZZ_DIR/link-probe"
+    build_routegen
+    gen_routes routes.def >/dev/null || exit 1
     clang $CFLAGS -g -DDUCTA_NO_MAIN -I. \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         -fno-omit-frame-pointer -o "$FUZZ_DIR/fuzz_parse" test/fuzz_parse.c $SRC

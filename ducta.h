@@ -145,6 +145,17 @@ int ducta_response_file(const struct ducta_request *req,
                         struct ducta_response *res, const char *path,
                         size_t len);
 
+/* Built-in handlers (router.c), named in routes.def; a routes file of
+ * one's own may name them too (`GET /hello ducta_plaintext`). */
+int ducta_plaintext(const struct ducta_request *req,
+                    struct ducta_response *res);  /* "Hello, World!" */
+int ducta_json(const struct ducta_request *req,
+               struct ducta_response *res);  /* {"message":"Hello, World!"} */
+int ducta_echo(const struct ducta_request *req,
+               struct ducta_response *res);  /* the request body back */
+int ducta_options(const struct ducta_request *req,
+                  struct ducta_response *res);  /* 200, empty */
+
 /* Server configuration. ducta_config_defaults() fills in the documented
  * defaults; the command line (ducta --help) changes them. */
 struct ducta_config {
