@@ -94,8 +94,9 @@ build_release() {
     local gen
     gen=$(gen_routes "$ROUTES") || exit 1
     mkdir -p "$(dirname "$OUT_BIN")"
-    # the routes' own directory first, before -Ibuild/gen in CFLAGS
-    $CC -I"$gen" $CFLAGS -o "$OUT_BIN" $SRC $APP
+    # the routes' own directory first, before -Ibuild/gen in CFLAGS; -I. for
+    # the APP files' #include "ducta.h"
+    $CC -I"$gen" -I. $CFLAGS -o "$OUT_BIN" $SRC $APP
 }
 
 # build_variant NAME "FLAGS": the server and test binaries into build/NAME
