@@ -15,10 +15,12 @@
 #          --max-conns 1000000 (one worker).
 #
 # Knobs (besides bench.sh's DUR, ROUNDS, PAUSE, SERVER_CPU, CLIENT_CPU):
-#   LEVELS ["64 1000 10000"], IDLE_N [10000], SETTLE [1] seconds between
-#   the idle client's READY and the second RSS reading.
+#   LEVELS ["64 1000 10000"; set but empty skips the load part, as
+#   `bench all` does: its http bench loads every server at 1000 and 10000],
+#   IDLE_N [10000], SETTLE [1] seconds between the idle client's READY and
+#   the second RSS reading.
 
-LEVELS=${LEVELS:-64 1000 10000}
+LEVELS=${LEVELS-64 1000 10000}   # set but empty: no load part
 IDLE_N=${IDLE_N:-10000}
 SETTLE=${SETTLE:-1}
 CONNS_NOFILE=20000      # ulimit -n for the servers, wrk and idle_conns
@@ -194,6 +196,11 @@ conns_startup() {
 }
 
 report_conns() {
+    if [[ -n $LEVELS ]]; then report_conns_load; fi
+    report_conns_idle
+}
+
+report_conns_load() {
     echo "## Load: every run"
     echo
     echo "RSS and fds: the server process (ducta; nginx's worker), VmRSS and the number of"
@@ -253,6 +260,9 @@ report_conns() {
         echo "wrk reported no socket errors (connect, read, write, timeout) and no non-2xx/3xx responses."
     fi
     echo
+}
+
+report_conns_idle() {
     echo "## Idle connections: $IDLE_N keep-alive connections, one request each, then idle"
     echo
     echo "Each server started fresh; RSS before is read 0.5 s after start-up, RSS after $SETTLE s"
@@ -312,6 +322,7 @@ bench_conns() {
     ${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -Werror -o "$IDLE_BIN" "$ROOT/bench/idle_conns.c" ||
         die "building idle_conns failed"
 
+    if [[ -z $LEVELS ]]; then conns_idle_only; return; fi
     conns_start_ducta --max-conns "$CONNS_MAXCONNS"
     conns_start_nginx
     say "bench: ducta pid $DUCTA_PID on 127.0.0.1:$DUCTA_PORT, nginx master $NGINX_MASTER" \
@@ -350,7 +361,25 @@ bench_conns() {
     stop_pid "$DUCTA_PID"
     stop_pid "$NGINX_MASTER"
     sleep "$PAUSE"
+    conns_idle_part
+}
 
+# LEVELS empty: the header, then the idle and start-up parts alone
+conns_idle_only() {
+    header
+    echo "conns:    LEVELS=\"\" (no load part) IDLE_N=$IDLE_N SETTLE=$SETTLE; ulimit -n $(ulimit -n)"
+    echo "servers:  ducta --threads 1 --no-pin --max-conns $CONNS_MAXCONNS; nginx master + 1 worker"
+    echo "          (worker_connections $CONNS_MAXCONNS, worker_rlimit_nofile $CONNS_NOFILE); both under"
+    echo "          taskset -c $SERVER_CPU; build/idle_conns under taskset -c $CLIENT_CPU; 127.0.0.1 only"
+    echo "method:   idle: $ROUNDS rounds, each on freshly started servers, order alternating"
+    echo
+    mkdir -p "$TMP/raw"
+    : >"$TMP/conns.tsv"; : >"$TMP/idle.tsv"; : >"$TMP/start.tsv"
+    conns_idle_part
+}
+
+conns_idle_part() {
+    local round order srv
     for ((round = 1; round <= ROUNDS; round++)); do
         if ((round % 2)); then order="ducta nginx"; else order="nginx ducta"; fi
         for srv in $order; do conns_idle "$round" "$srv"; done

@@ -1,0 +1,329 @@
+# bench/peers.sh — the servers of the `http` and `smoke` benches, sourced by
+# bench/bench.sh (it uses that script's helpers: say, die, need_tools,
+# free_port, wait_ready, children, TMP, PIDS, ROOT, SERVER_CPU).
+#
+# It owns: installing and building the peers, their configurations, the
+# document root they all serve, starting and stopping them, and checking
+# that each answers each endpoint with the right bytes. It does not own the
+# load, the measurements or the report (bench.sh).
+#
+# Every server answers, over 127.0.0.1, with one worker thread, logging
+# off, keep-alive on:
+#   GET /plaintext          "Hello, World!" as text/plain
+#   GET /json               {"message":"Hello, World!"} as application/json
+#   GET /static/64k.bin     65536 random bytes (made per run)
+#
+#   ducta     ./ducta --threads 1 --no-pin --max-conns 20000 [--root WWW]
+#   ceiling   build/ceiling (bench/ceiling.c): four instances, one per
+#             reply (plaintext, json, the 64 KiB file, plaintext with
+#             Connection: close), since it sends one constant reply
+#   nginx     one worker; `return 200` from memory; the file with sendfile
+#   h2o       num-threads 1; answers from files (file.file / file.dir)
+#   lighttpd  one process; answers from files (mod_alias onto the files)
+#   actix     bench/actix (Actix-web 4, workers(1)), cargo --release
+#   axum      bench/axum (Axum 0.8, tokio current_thread), cargo --release
+#
+# For each server S it sets SRV_PORT[S] (ceiling: CEIL_PORT[kind]),
+# SRV_PID[S] (the process whose CPU time and RSS are the server's: nginx's
+# worker, else the process itself) and SRV_STOP[S] (the process to stop).
+
+PEERS_ALL="ducta ceiling nginx h2o lighttpd actix axum"
+PEERS_NOFILE=20000      # ulimit -n for every server and load generator
+PEERS_MAXCONNS=20000    # per-server connection limit where one must be set
+PEERS_BACKLOG=4096      # listen backlog where a configuration sets one (ducta's)
+PEERS_FILE_BYTES=65536  # the static file
+RUST_TARGET=$ROOT/build/rust   # cargo's target dir (under build/, ignored by git)
+
+declare -A SRV_PORT SRV_PID SRV_STOP CEIL_PORT CEIL_PID
+PLAINTEXT_BODY='Hello, World!'
+JSON_BODY='{"message":"Hello, World!"}'
+
+# ducta_has_root: does this ./ducta serve files (--root)?
+ducta_has_root() { "$ROOT/ducta" --help 2>&1 | grep -q -- '--root'; }
+
+# find_cargo: cargo on PATH or in ~/.cargo/bin (rustup's), else install
+# Debian's as root (which may be too old for these crates: then say so).
+find_cargo() {
+    CARGO=$(command -v cargo || true)
+    [[ -z $CARGO && -x $HOME/.cargo/bin/cargo ]] && CARGO=$HOME/.cargo/bin/cargo
+    if [[ -z $CARGO ]]; then
+        need_tools cargo:cargo
+        CARGO=$(command -v cargo) || die "no cargo"
+    fi
+}
+
+# peers_build SERVERS: install what is missing, build the ceiling and the
+# Rust apps that SERVERS names.
+peers_build() {
+    local want=" $1 " t0
+    local tools=(wrk:wrk hey:hey curl:curl)
+    [[ $want == *" nginx "* ]] && tools+=(nginx-light:nginx)
+    [[ $want == *" h2o "* ]] && tools+=(h2o:h2o)
+    [[ $want == *" lighttpd "* ]] && tools+=(lighttpd:lighttpd)
+    need_tools "${tools[@]}"
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+    LIGHTTPD=$(command -v lighttpd || echo /usr/sbin/lighttpd)
+    H2O=$(command -v h2o || echo /usr/bin/h2o)
+    mkdir -p "$ROOT/build"
+    ${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -Werror -o "$ROOT/build/ceiling" "$ROOT/bench/ceiling.c" ||
+        die "building bench/ceiling.c failed"
+    local app
+    for app in actix axum; do
+        [[ $want == *" $app "* ]] || continue
+        [[ -n ${CARGO:-} ]] || find_cargo
+        t0=$SECONDS
+        say "bench: cargo build --release --locked --manifest-path bench/$app/Cargo.toml (target $RUST_TARGET)"
+        CARGO_TARGET_DIR=$RUST_TARGET "$CARGO" build --release --locked --quiet \
+            --manifest-path "$ROOT/bench/$app/Cargo.toml" >&2 ||
+            die "cargo could not build bench/$app (rustc $(rustc --version 2>/dev/null | cut -d' ' -f2); these crates need a recent one: https://rustup.rs)"
+        say "bench: $app built in $((SECONDS - t0)) s"
+    done
+}
+
+# peers_www DIR: the document root: plaintext.txt and json.json (the exact
+# bodies, for the servers that answer from files) and static/64k.bin.
+peers_www() {
+    WWW=$1
+    mkdir -p "$WWW/static"
+    printf '%s' "$PLAINTEXT_BODY" >"$WWW/plaintext.txt"
+    printf '%s' "$JSON_BODY" >"$WWW/json.json"
+    head -c "$PEERS_FILE_BYTES" /dev/urandom >"$WWW/static/64k.bin"
+    chmod -R a+rX "$WWW"   # nginx's and h2o's workers run as nobody
+}
+
+# ------------------------------------------------------------------ configs
+
+peers_nginx_conf() {
+    local dir=$1 port=$2 v temp="" m
+    v=$("$NGINX" -V 2>&1)
+    temp+="    client_body_temp_path $dir/client_body;"$'\n'
+    for m in proxy fastcgi uwsgi scgi; do
+        [[ $v == *"--without-http_${m}_module"* ]] || temp+="    ${m}_temp_path $dir/$m;"$'\n'
+    done
+    cat >"$dir/nginx.conf" <<EOF
+# generated by bench/peers.sh
+worker_processes 1;
+worker_rlimit_nofile $PEERS_NOFILE;
+daemon off;
+master_process on;
+pid $dir/nginx.pid;
+error_log $dir/error.log crit;
+
+events {
+    worker_connections $PEERS_MAXCONNS;
+}
+
+http {
+    access_log off;
+    server_tokens off;
+    sendfile on;
+    keepalive_requests 100000000;
+    keepalive_timeout 65s;
+$temp
+    server {
+        listen 127.0.0.1:$port backlog=$PEERS_BACKLOG;
+        location = /plaintext {
+            default_type text/plain;
+            return 200 "Hello, World!";
+        }
+        location = /json {
+            default_type application/json;
+            return 200 '{"message":"Hello, World!"}';
+        }
+        location /static/ {
+            root $WWW;
+            types { application/octet-stream bin; }
+        }
+    }
+}
+EOF
+}
+
+peers_h2o_conf() {
+    local dir=$1 port=$2
+    cat >"$dir/h2o.conf" <<EOF
+# generated by bench/peers.sh; no access-log directive: no access log
+num-threads: 1
+max-connections: $PEERS_MAXCONNS
+error-log: $dir/error.log
+listen:
+  host: 127.0.0.1
+  port: $port
+hosts:
+  default:
+    paths:
+      /plaintext:
+        file.file: $WWW/plaintext.txt
+      /json:
+        file.file: $WWW/json.json
+      /static:
+        file.dir: $WWW/static
+EOF
+}
+
+peers_lighttpd_conf() {
+    local dir=$1 port=$2
+    # lighttpd allows at most max-fds / 2 connections
+    cat >"$dir/lighttpd.conf" <<EOF
+# generated by bench/peers.sh; mod_accesslog not loaded: no access log
+server.document-root = "$WWW"
+server.bind = "127.0.0.1"
+server.port = $port
+server.errorlog = "$dir/error.log"
+server.tag = "lighttpd"
+server.max-fds = $PEERS_NOFILE
+server.max-connections = $((PEERS_NOFILE / 2))
+server.max-keep-alive-requests = 100000000
+server.max-keep-alive-idle = 65
+server.listen-backlog = $PEERS_BACKLOG
+server.modules = ("mod_alias")
+alias.url = ("/plaintext" => "$WWW/plaintext.txt", "/json" => "$WWW/json.json")
+mimetype.assign = (".txt" => "text/plain", ".json" => "application/json",
+                   ".bin" => "application/octet-stream")
+EOF
+}
+
+# ------------------------------------------------------------------ start, stop
+
+# spawn NAME PORT CMD...: start CMD pinned to SERVER_CPU, wait until PORT
+# accepts; sets SPAWNED (its process id: taskset execs CMD).
+spawn() {
+    local name=$1 port=$2
+    shift 2
+    taskset -c "$SERVER_CPU" "$@" >"$TMP/$name.log" 2>&1 &
+    SPAWNED=$!
+    PIDS+=("$SPAWNED")
+    wait_ready "$SPAWNED" "$port" "$TMP/$name.log"
+}
+
+# peer_start SERVER: start it on a free port (see the top of this file).
+peer_start() {
+    local s=$1 port dir=$TMP/$1 i kids=()
+    mkdir -p "$dir"
+    chmod 755 "$dir"
+    case $s in
+        ducta)
+            port=$(free_port)
+            local root=()
+            ducta_has_root && root=(--root "$WWW")
+            spawn ducta "$port" "$ROOT/ducta" --threads 1 --port "$port" --no-pin \
+                --max-conns "$PEERS_MAXCONNS" "${root[@]}"
+            SRV_PID[$s]=$SPAWNED SRV_STOP[$s]=$SPAWNED ;;
+        ceiling)
+            local kind
+            for kind in plaintext json file close; do
+                port=$(free_port)
+                case $kind in
+                    plaintext) spawn "ceiling-$kind" "$port" "$ROOT/build/ceiling" "$port" text/plain "$WWW/plaintext.txt" ;;
+                    json) spawn "ceiling-$kind" "$port" "$ROOT/build/ceiling" "$port" application/json "$WWW/json.json" ;;
+                    file) spawn "ceiling-$kind" "$port" "$ROOT/build/ceiling" "$port" application/octet-stream "$WWW/static/64k.bin" ;;
+                    close) spawn "ceiling-$kind" "$port" "$ROOT/build/ceiling" "$port" text/plain "$WWW/plaintext.txt" close ;;
+                esac
+                CEIL_PORT[$kind]=$port CEIL_PID[$kind]=$SPAWNED
+            done
+            port=${CEIL_PORT[plaintext]}
+            SRV_PID[$s]=${CEIL_PID[plaintext]} SRV_STOP[$s]="${CEIL_PID[*]}" ;;
+        nginx)
+            port=$(free_port)
+            peers_nginx_conf "$dir" "$port"
+            "$NGINX" -q -t -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" >"$TMP/nginx.log" 2>&1 ||
+                { cat "$TMP/nginx.log" >&2; die "nginx rejected its configuration"; }
+            spawn nginx "$port" "$NGINX" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf"
+            # the master listens before it forks: wait for its one worker
+            for ((i = 0; i < 100; i++)); do
+                read -r -a kids <<<"$(children "$SPAWNED")" || true
+                ((${#kids[@]} == 1)) && break
+                sleep 0.05
+            done
+            ((${#kids[@]} == 1)) || die "nginx master $SPAWNED has ${#kids[@]} children, not one worker"
+            SRV_PID[$s]=${kids[0]} SRV_STOP[$s]=$SPAWNED ;;
+        h2o)
+            port=$(free_port)
+            peers_h2o_conf "$dir" "$port"
+            # h2o starts a crash-handler helper (perl) as a child; it idles
+            spawn h2o "$port" "$H2O" -c "$dir/h2o.conf"
+            SRV_PID[$s]=$SPAWNED SRV_STOP[$s]=$SPAWNED ;;
+        lighttpd)
+            port=$(free_port)
+            peers_lighttpd_conf "$dir" "$port"
+            "$LIGHTTPD" -tt -f "$dir/lighttpd.conf" >"$TMP/lighttpd.log" 2>&1 ||
+                { cat "$TMP/lighttpd.log" >&2; die "lighttpd rejected its configuration"; }
+            spawn lighttpd "$port" "$LIGHTTPD" -D -f "$dir/lighttpd.conf"
+            SRV_PID[$s]=$SPAWNED SRV_STOP[$s]=$SPAWNED ;;
+        actix|axum)
+            port=$(free_port)
+            spawn "$s" "$port" "$RUST_TARGET/release/ducta-bench-$s" "$port" "$WWW"
+            SRV_PID[$s]=$SPAWNED SRV_STOP[$s]=$SPAWNED ;;
+        *) die "unknown server '$s'; known: $PEERS_ALL" ;;
+    esac
+    SRV_PORT[$s]=$port
+}
+
+# peer_port SERVER SCENARIO: the port that answers SCENARIO (the ceiling
+# has one instance per reply); peer_pid likewise for the process to watch.
+ceiling_kind() {
+    case $1 in json) echo json ;; file) echo file ;; newconn) echo close ;; *) echo plaintext ;; esac
+}
+peer_port() {
+    if [[ $1 == ceiling ]]; then echo "${CEIL_PORT[$(ceiling_kind "$2")]}"; else echo "${SRV_PORT[$1]}"; fi
+}
+peer_pid() {
+    if [[ $1 == ceiling ]]; then echo "${CEIL_PID[$(ceiling_kind "$2")]}"; else echo "${SRV_PID[$1]}"; fi
+}
+
+# peer_version SERVER: one line for the report
+peer_version() {
+    case $1 in
+        ducta) echo "$("$ROOT/ducta" --version 2>&1 | head -n 1), sha256 $(sha256sum "$ROOT/ducta" | cut -c1-12)" ;;
+        ceiling) echo "bench/ceiling.c, built with $(${CC:-cc} --version | head -n 1)" ;;
+        nginx) "$NGINX" -v 2>&1 | head -n 1 ;;
+        h2o) "$H2O" --version 2>&1 | head -n 1 ;;
+        lighttpd) "$LIGHTTPD" -v 2>&1 | head -n 1 ;;
+        actix|axum)
+            local crate=actix-web; [[ $1 == axum ]] && crate=axum
+            echo "$crate $(awk -v n="$crate" '$0 == "name = \"" n "\"" { getline; gsub(/[^0-9.]/, ""); print; exit }' \
+                "$ROOT/bench/$1/Cargo.lock") (bench/$1/Cargo.lock), $(rustc --version 2>/dev/null || echo rustc ?)" ;;
+    esac
+}
+
+# ------------------------------------------------------------------ checks
+
+# peer_check SERVER: GET each endpoint with curl; status 200, the body
+# byte for byte, the content type. Prints the response heads (for the
+# report); returns non-zero, after saying why, on the first mismatch.
+# ducta's file is checked only when it has --root.
+peer_check() {
+    local s=$1 path want type port got=$TMP/check.body head hb status ctype
+    for path in /plaintext /json /static/64k.bin; do
+        case $path in
+            /plaintext) want=$WWW/plaintext.txt type=text/plain ;;
+            /json) want=$WWW/json.json type=application/json ;;
+            *) want=$WWW/static/64k.bin type=application/octet-stream
+               if [[ $s == ducta ]] && ! ducta_has_root; then
+                   echo "    $s GET $path: not checked, ./ducta has no --root yet"
+                   continue
+               fi ;;
+        esac
+        port=$(peer_port "$s" "$(case $path in /json) echo json ;; /static*) echo file ;; *) echo plaintext ;; esac)")
+        hb=$(curl -sS --max-time 5 -D "$TMP/check.head" -o "$got" -w '%{size_header}' \
+                 "http://127.0.0.1:$port$path" 2>&1) ||
+            { say "bench: $s GET $path: curl failed: $hb"; return 1; }
+        head=$(tr -d '\r' <"$TMP/check.head")
+        status=$(head -n 1 <<<"$head" | cut -d' ' -f2)
+        ctype=$(awk -F': *' 'tolower($1) == "content-type" { print $2; exit }' <<<"$head")
+        if [[ $status != 200 ]] || ! cmp -s "$got" "$want" || [[ $ctype != "$type"* ]]; then
+            printf '%s\n' "$head" >&2
+            say "bench: $s GET $path: status $status, $(wc -c <"$got") body bytes" \
+                "($(cmp -s "$got" "$want" && echo right || echo wrong) bytes), type '$ctype';" \
+                "want 200, $(wc -c <"$want") bytes, $type"
+            return 1
+        fi
+        echo "    $s GET $path: 200, body $(wc -c <"$got") bytes (right), $ctype, head $hb bytes"
+    done
+}
+
+# peer_heads SERVER: the response head to GET /plaintext, as sent (report)
+peer_heads() {
+    curl -sS --max-time 5 -D - -o /dev/null "http://127.0.0.1:$(peer_port "$1" plaintext)/plaintext" |
+        tr -d '\r' | sed '/^$/d; s/^/    /'
+}
