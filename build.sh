@@ -225,6 +225,21 @@ run_tests() {
             say "   soak: FAILED"
         fi
     fi
+    # the bench smoke is one test more: every server of `./build.sh bench`
+    # (peers installed and built as needed) answers every endpoint right,
+    # then under SMOKE_SECONDS (1; 0 skips) of wrk per endpoint
+    local smoke=${SMOKE_SECONDS:-1}
+    if ((smoke > 0)); then
+        say "== bench smoke: ${smoke}s per server and endpoint (bench/bench.sh smoke)"
+        if SMOKE_DUR=$smoke bench/bench.sh smoke >"$log" 2>&1; then
+            passed=$((passed + 1))
+            tail -n 1 "$log" | sed 's/^/   /' >&2
+        else
+            failed=$((failed + 1))
+            tail -n 40 "$log" >&2
+            say "   bench smoke: FAILED"
+        fi
+    fi
     rm -f "$log"
     echo "$passed passed, $failed failed"
     ((failed == 0))
