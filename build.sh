@@ -2,7 +2,8 @@
 # build.sh — the one script that builds, runs, tests and benchmarks ducta.
 #
 #   ./build.sh              build ./ducta with release flags
-#   ./build.sh run [ARGS]   build, then run ./ducta ARGS (Ctrl-C stops it)
+#   ./build.sh run [ARGS]   build, then run ./ducta --root www ARGS (the page
+#                           in www/ at /; Ctrl-C stops it)
 #   ./build.sh test         build and run every test, plain and under
 #                           ASan+UBSan, then the fuzzer (FUZZ_SECONDS, 60)
 #                           and the soak (SOAK_SECONDS, 60); ends with
@@ -36,7 +37,7 @@ cd "$(dirname "$0")"
 CC=${CC:-cc}
 CFLAGS="-std=gnu11 -O2 -Wall -Wextra -Werror -pthread -Ibuild/gen ${EXTRA_CFLAGS:-}"
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
-SRC="ducta.c conn.c parse.c router.c"
+SRC="ducta.c conn.c parse.c router.c files.c"
 OUT=build
 FUZZ_DIR=$OUT/fuzz
 HOSTCC=${HOSTCC:-$CC}
@@ -188,7 +189,7 @@ run_tests() {
             DUCTA_BIN="$PWD/$OUT/$variant/ducta" ASAN_OPTIONS=detect_leaks=1 \
                 "$t" --jobs 1 2>&1 | tee "$log" >&2 || true
             local line p f c
-            line=$(grep -a 'Synthesis:' "$log" | tail -n 1)
+            line=$(grep -a 'Synthesis:' "$log" | tail -n 1 || true)
             if [[ -z $line ]]; then
                 say "   (no summary: the test binary died)"; failed=$((failed + 1)); continue
             fi
@@ -248,7 +249,11 @@ run_tests() {
 cmd=${1:-build}
 case $cmd in
     build) build_release ;;
-    run) shift; build_release; exec ./ducta "$@" ;;
+    run) shift; build_release
+        # the first run is a real one: the page in www/ at / (unless --root
+        # is given)
+        [[ " $* " == *" --root"* ]] || set -- --root www "$@"
+        exec ./ducta "$@" ;;
     test) run_tests ;;
     bench) shift; build_release; exec bench/bench.sh "$@" ;;
     fuzz) run_fuzz "${2:-60}" ;;

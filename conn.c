@@ -18,6 +18,9 @@
  *         │                │   └──── READING ◀─────┘ (rest of a request)
  *         │                ▼ nothing left to parse
  *         └─── sent ──── WRITING ── close? ──▶ CLOSING / LINGERING
+ *                             │  ▲
+ *               file body ▶   ▼  │ sent, then as after WRITING
+ *                            SENDFILE
  *
  * Each state has one function that does its work and returns the next
  * state. A function that returns the state it was called in is waiting for
@@ -32,7 +35,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -173,6 +178,7 @@ struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd)
     memset(c, 0, sizeof *c);
     c->gen = gen;
     c->fd = fd;
+    c->file_fd = -1;
     c->state = DUCTA_CONN_KEEPALIVE;
     /* The client usually sends its request right after connecting, so try
      * reading before epoll tells us: one round trip through the loop saved
@@ -238,6 +244,10 @@ void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c)
 {
     timer_unlink(w, c);
     buf_give(w, c);
+    if (c->file_fd >= 0) {
+        close(c->file_fd);
+        c->file_fd = -1;
+    }
     /* close(2) also removes the socket from epoll; an event already
      * queued for it carries the old generation and is ignored. */
     close(c->fd);
@@ -274,6 +284,7 @@ static struct status_head status_head(int status)
     HEAD(201, "Created")
     HEAD(202, "Accepted")
     HEAD(204, "No Content")
+    HEAD(206, "Partial Content")
     HEAD(301, "Moved Permanently")
     HEAD(302, "Found")
     HEAD(303, "See Other")
@@ -331,32 +342,56 @@ static char *put_uint(char *p, size_t v)
     return p;
 }
 
-/* The bytes a response head takes besides its Content-Type and Allow
- * values: status line, Server, Date, the field names, a 20-digit length,
- * Connection (generous). */
+/* The bytes a response head takes besides its Content-Type, Allow and
+ * handler-added fields: status line, Server, Date, the field names, a
+ * 20-digit length, Connection (generous). */
 enum { RESPONSE_FIXED_HEAD = 256 };
 
-/* Append one response to the write buffer. The caller has made sure that
- * w->max_response bytes are free. Returns 0, or -1 if this response is
- * larger than that (nothing is written then). */
+/* RFC 9110 §6.4.1: these carry no content, and §8.6: no Content-Length
+ * either (a 304's would have to be the 200's, which we need not know). */
+static int status_has_body(int status)
+{
+    return status != 204 && status != 304;
+}
+
+/* Append one response head, and its body when it is in memory, to the
+ * write buffer. The caller has made sure that w->max_response bytes are
+ * free. Returns 0, or -1 if this response is larger than that (nothing is
+ * written then). */
 static int append_response(struct ducta_worker *w, struct ducta_conn *c,
                            const struct ducta_response *res,
                            const char *allow, int head_only)
 {
-    size_t ct_len = strlen(res->content_type);
-    size_t body = head_only ? 0 : res->body_len;
+    int has_body = status_has_body(res->status);
+    size_t ct_len = res->content_type && has_body ? strlen(res->content_type)
+                                                  : 0;
+    size_t body = head_only || !has_body || res->source == DUCTA_BODY_FILE
+                      ? 0 : res->body_len;
     size_t head = RESPONSE_FIXED_HEAD + ct_len + (allow ? strlen(allow) : 0);
+    for (size_t i = 0; i < res->nheaders; i++)
+        head += strlen(res->headers[i].name) +
+                strlen(res->headers[i].value) + 4;
     if (head > DUCTA_RESPONSE_HEAD_MAX || body > w->max_response - head)
         return -1;
     struct status_head sh = status_head(res->status);
     char *p = c->wbuf + c->wlen;
     p = put(p, sh.bytes, sh.len);
     p = put(p, w->date, DUCTA_DATE_LEN);
-    p = PUT_LIT(p, "\r\nContent-Type: ");
-    p = put(p, res->content_type, ct_len);
-    p = PUT_LIT(p, "\r\nContent-Length: ");
-    p = put_uint(p, res->body_len);  /* HEAD: the length GET would send */
+    if (ct_len) {
+        p = PUT_LIT(p, "\r\nContent-Type: ");
+        p = put(p, res->content_type, ct_len);
+    }
+    if (has_body) {
+        p = PUT_LIT(p, "\r\nContent-Length: ");
+        p = put_uint(p, res->body_len);  /* HEAD: the length GET would send */
+    }
     p = PUT_LIT(p, "\r\n");
+    for (size_t i = 0; i < res->nheaders; i++) {
+        p = put_str(p, res->headers[i].name);
+        p = PUT_LIT(p, ": ");
+        p = put_str(p, res->headers[i].value);
+        p = PUT_LIT(p, "\r\n");
+    }
     if (allow) {
         p = PUT_LIT(p, "Allow: ");
         p = put_str(p, allow);
@@ -367,7 +402,8 @@ static int append_response(struct ducta_worker *w, struct ducta_conn *c,
     else if (w->req.minor_version == 0)
         p = PUT_LIT(p, "Connection: keep-alive\r\n");
     p = PUT_LIT(p, "\r\n");
-    p = put(p, res->body, body);
+    if (body)
+        p = put(p, res->body, body);
     c->wlen = (uint32_t)(p - c->wbuf);
     return 0;
 }
@@ -527,57 +563,160 @@ static enum ducta_conn_state on_parse(struct ducta_worker *w,
 static const char not_found_body[] = "Not Found\n";
 static const struct ducta_response internal_error = {
     .status = 500, .content_type = "text/plain",
-    .body = "Internal Server Error\n", .body_len = 22};
+    .body = "Internal Server Error\n", .body_len = 22, .file_fd = -1};
 static const char not_allowed_body[] = "Method Not Allowed\n";
 
-/* HANDLING: route, run the handler, append its response. */
+/* A field name is a token (RFC 9110 §5.1); a value may not hold CR, LF or
+ * NUL, or a handler could write a second response into ours. */
+static int field_ok(const char *name, const char *value)
+{
+    if (!name || !*name || !value)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (*p <= ' ' || *p >= 127 || strchr("\"(),/:;<=>?@[\\]{}", *p))
+            return 0;
+    return strpbrk(value, "\r\n") == NULL;
+}
+
+/* The fields conn.c writes itself: a handler setting one would contradict
+ * the framing or the connection handling. */
+static int field_reserved(const char *name)
+{
+    static const char *const own[] = {"Content-Length", "Transfer-Encoding",
+                                      "Connection", "Content-Type", "Date",
+                                      "Server", "Allow"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (strcasecmp(name, own[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Is what the handler filled in a response we can send as it is? */
+static int response_ok(const struct ducta_response *res)
+{
+    if (res->status < 200 || res->status > 599 ||
+        res->nheaders > DUCTA_RESPONSE_HEADERS_CAP)
+        return 0;
+    if (res->content_type && strpbrk(res->content_type, "\r\n"))
+        return 0;
+    if (res->source == DUCTA_BODY_MEMORY) {
+        if (res->body_len && !res->body)
+            return 0;
+    } else if (res->source != DUCTA_BODY_FILE || res->file_fd < 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < res->nheaders; i++)
+        if (!field_ok(res->headers[i].name, res->headers[i].value) ||
+            field_reserved(res->headers[i].name))
+            return 0;
+    return 1;
+}
+
+/* The handler's response starts as a plain-text 200 with nothing in it;
+ * only the fields a handler reads back are reset, not the arrays. */
+static void response_reset(struct ducta_response *res)
+{
+    res->status = 0;
+    res->content_type = "text/plain";
+    res->body = NULL;
+    res->body_len = 0;
+    res->source = DUCTA_BODY_MEMORY;
+    res->file_fd = -1;
+    res->file_offset = 0;
+    res->nheaders = 0;
+    res->scratch_used = 0;
+}
+
+static int method_is(ducta_slice m, const char *lit, size_t n)
+{
+    return m.len == n && memcmp(m.ptr, lit, n) == 0;
+}
+
+/* HANDLING: route, run the handler (or find the file), append the answer.
+ * A file body goes out by sendfile after the buffer, so requests behind it
+ * wait until it has been sent (WRITING, then SENDFILE). */
 static enum ducta_conn_state on_handle(struct ducta_worker *w,
                                        struct ducta_conn *c)
 {
     struct ducta_request *req = &w->req;
+    struct ducta_response *res = &w->res;
     int status = 0;
     const char *allow = NULL;
-    struct ducta_response res;
+    int head_only = method_is(req->method, "HEAD", 4);
+    response_reset(res);
     ducta_handler h = ducta_route(req, &status, &allow);
+    int failed = 0;
     if (h) {
-        res = (struct ducta_response){.content_type = "text/plain",
-                                      .file_fd = -1};
-        if (h(req, &res) != 0 || res.status < 200 || res.status > 599 ||
-            !res.content_type || (res.body_len && !res.body)) {
-            res = internal_error;
-        }
+        failed = h(req, res) != 0 || !response_ok(res);
+    } else if (status == 404 && w->cfg->root &&
+               (head_only || method_is(req->method, "GET", 3))) {
+        failed = ducta_response_file(req, res, req->path.ptr,
+                                     req->path.len) != 0 ||
+                 !response_ok(res);
     } else if (status == 405) {
-        res = (struct ducta_response){.status = 405,
-                                      .content_type = "text/plain",
-                                      .body = not_allowed_body,
-                                      .body_len = sizeof not_allowed_body - 1};
+        res->status = 405;
+        res->body = not_allowed_body;
+        res->body_len = sizeof not_allowed_body - 1;
     } else {
-        res = (struct ducta_response){.status = 404,
-                                      .content_type = "text/plain",
-                                      .body = not_found_body,
-                                      .body_len = sizeof not_found_body - 1};
+        res->status = 404;
+        res->body = not_found_body;
+        res->body_len = sizeof not_found_body - 1;
     }
+    /* From here the file, if any, is ours to close, whatever happens. */
+    int file_fd = res->source == DUCTA_BODY_FILE ? res->file_fd : -1;
+    const struct ducta_response *out = failed ? &internal_error : res;
     if (!req->keep_alive || w->stopping)
         c->close_after = DUCTA_CLOSE;
-    int head_only = req->method.len == 4 && memcmp(req->method.ptr, "HEAD", 4) == 0;
-    if (append_response(w, c, &res, allow, head_only) != 0) {
-        append_response(w, c, &internal_error, NULL, 0);
+    if (append_response(w, c, out, allow, head_only) != 0) {
+        out = &internal_error;
+        append_response(w, c, out, NULL, 0);
     }
     w->served++;
     c->rpos += c->head_len + (uint32_t)req->body.len;
     c->head_len = 0;
     c->parser = (struct ducta_parser){0};
+    if (out->source == DUCTA_BODY_FILE && !head_only && out->body_len &&
+        status_has_body(out->status)) {
+        c->file_fd = file_fd;
+        c->file_pos = out->file_offset;
+        c->file_end = out->file_offset + out->body_len;
+        return DUCTA_CONN_WRITING;
+    }
+    if (file_fd >= 0)
+        close(file_fd);
     return c->close_after ? DUCTA_CONN_WRITING : DUCTA_CONN_PARSING;
+}
+
+/* Everything is sent: close, linger, or go on with the next request. */
+static enum ducta_conn_state after_sent(struct ducta_conn *c)
+{
+    c->wpos = c->wlen = 0;
+    if (c->close_after == DUCTA_CLOSE_LINGER ||
+        (c->close_after == DUCTA_CLOSE &&
+         (c->in_ready || c->rpos < c->rlen))) {
+        /* Unread input may be waiting. Closing now would make the kernel
+         * send a reset, which can destroy our response in the client's
+         * receive buffer; shut down writing and drain instead. */
+        shutdown(c->fd, SHUT_WR);
+        c->linger_left = DUCTA_LINGER_MAX;
+        return DUCTA_CONN_LINGERING;
+    }
+    if (c->close_after)
+        return DUCTA_CONN_CLOSING;
+    return DUCTA_CONN_PARSING;
 }
 
 /* WRITING: send what is buffered; one send for the whole batch. */
 static enum ducta_conn_state on_write(struct ducta_conn *c)
 {
+    /* the head of a file response is last in the buffer: MSG_MORE lets
+     * the kernel put the file's first bytes in the same packet */
+    int more = c->file_fd >= 0 ? MSG_MORE : 0;
     while (c->wpos < c->wlen) {
         if (!c->out_ready)
             return DUCTA_CONN_WRITING;
         ssize_t n = send(c->fd, c->wbuf + c->wpos, c->wlen - c->wpos,
-                         MSG_NOSIGNAL);
+                         MSG_NOSIGNAL | more);
         if (n > 0) {
             c->wpos += (uint32_t)n;
             c->io_count++;
@@ -594,20 +733,56 @@ static enum ducta_conn_state on_write(struct ducta_conn *c)
         }
         return DUCTA_CONN_CLOSING;  /* EPIPE, ECONNRESET: the peer is gone */
     }
-    c->wpos = c->wlen = 0;
-    if (c->close_after == DUCTA_CLOSE_LINGER ||
-        (c->close_after == DUCTA_CLOSE &&
-         (c->in_ready || c->rpos < c->rlen))) {
-        /* Unread input may be waiting. Closing now would make the kernel
-         * send a reset, which can destroy our response in the client's
-         * receive buffer; shut down writing and drain instead. */
-        shutdown(c->fd, SHUT_WR);
-        c->linger_left = DUCTA_LINGER_MAX;
-        return DUCTA_CONN_LINGERING;
+    if (c->file_fd >= 0) {
+        c->wpos = c->wlen = 0;
+        return DUCTA_CONN_SENDFILE;
     }
-    if (c->close_after)
+    return after_sent(c);
+}
+
+/* SENDFILE: the file's bytes go from the page cache to the socket without
+ * passing through user space (sendfile(2)). */
+static enum ducta_conn_state on_sendfile(struct ducta_worker *w,
+                                         struct ducta_conn *c)
+{
+    uint64_t burst = 0;
+    while (c->file_pos < c->file_end) {
+        if (!c->out_ready)
+            return DUCTA_CONN_SENDFILE;
+        if (burst >= DUCTA_SENDFILE_BURST) {
+            /* Still writable, but others wait: step aside, and have epoll
+             * hand this connection a new event behind theirs. */
+            if (ducta_worker_rearm(w, c) != 0)
+                return DUCTA_CONN_CLOSING;
+            c->out_ready = 0;
+            return DUCTA_CONN_SENDFILE;
+        }
+        uint64_t left = c->file_end - c->file_pos;
+        size_t want = left < DUCTA_SENDFILE_BURST ? (size_t)left
+                                                  : DUCTA_SENDFILE_BURST;
+        off_t off = (off_t)c->file_pos;
+        ssize_t n = sendfile(c->fd, c->file_fd, &off, want);
+        if (n > 0) {
+            c->file_pos += (uint64_t)n;
+            burst += (uint64_t)n;
+            c->io_count++;
+            if ((size_t)n < want)
+                c->out_ready = 0;  /* short: the socket buffer is full */
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->out_ready = 0;
+            continue;
+        }
+        /* 0: the file shrank under us, so the promised Content-Length can
+         * never be met; an error: the peer is gone. Close either way. */
         return DUCTA_CONN_CLOSING;
-    return DUCTA_CONN_PARSING;
+    }
+    close(c->file_fd);
+    c->file_fd = -1;
+    return after_sent(c);
 }
 
 /* LINGERING: discard input until the client closes (or sends too much). */
@@ -640,7 +815,8 @@ static enum ducta_timer timer_for(const struct ducta_conn *c)
     case DUCTA_CONN_KEEPALIVE: return DUCTA_TIMER_IDLE;
     case DUCTA_CONN_READING:
         return c->head_len ? DUCTA_TIMER_BODY : DUCTA_TIMER_HEAD;
-    case DUCTA_CONN_WRITING:   return DUCTA_TIMER_WRITE;
+    case DUCTA_CONN_WRITING:
+    case DUCTA_CONN_SENDFILE:  return DUCTA_TIMER_WRITE;
     case DUCTA_CONN_LINGERING: return DUCTA_TIMER_LINGER;
     default:                   return DUCTA_TIMER_NONE;
     }
@@ -688,6 +864,7 @@ static void conn_run(struct ducta_worker *w, struct ducta_conn *c)
         case DUCTA_CONN_PARSING:  next = on_parse(w, c); break;
         case DUCTA_CONN_HANDLING: next = on_handle(w, c); break;
         case DUCTA_CONN_WRITING:  next = on_write(c); break;
+        case DUCTA_CONN_SENDFILE: next = on_sendfile(w, c); break;
         case DUCTA_CONN_LINGERING: next = on_linger(w, c); break;
         case DUCTA_CONN_CLOSING:  ducta_conn_close(w, c); return;
         case DUCTA_CONN_FREE:

@@ -122,6 +122,17 @@ static int ev_watch_in(int epfd, int fd, uint64_t token, int edge)
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* EPOLL_CTL_MOD re-evaluates readiness: if the socket is writable (or
+ * readable) now, the modified entry is queued at once, a new edge. */
+static int ev_rearm_conn(int epfd, int fd, uint64_t token)
+{
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .data.u64 = token,
+    };
+    return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
 static void ev_unwatch(int epfd, int fd)
 {
     epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -205,6 +216,11 @@ void ducta_worker_destroy(struct ducta_worker *w)
 static uint64_t conn_token(struct ducta_worker *w, struct ducta_conn *c)
 {
     return ((uint64_t)c->gen << 32) | (uint32_t)(c - w->slab);
+}
+
+int ducta_worker_rearm(struct ducta_worker *w, struct ducta_conn *c)
+{
+    return ev_rearm_conn(w->epfd, c->fd, conn_token(w, c));
 }
 
 int ducta_worker_adopt(struct ducta_worker *w, int fd)
@@ -411,6 +427,12 @@ int ducta_serve(const struct ducta_config *cfg)
         return 1;
     }
 
+    if (cfg->root && ducta_files_init(cfg->root, err, sizeof err) != 0) {
+        fprintf(stderr, "ducta: %s\n", err);
+        free(workers);
+        return 1;
+    }
+
     /* Every worker's socket carries SO_REUSEPORT, so bind() would happily
      * share the port with another such process. Bind once without it
      * first, so that a taken port is an error and not a silent split. */
@@ -509,6 +531,8 @@ static const char usage[] =
     "  --threads N     worker threads (default: one per online core)\n"
     "  --max-conns N   connection slots per worker (default 10000)\n"
     "  --no-pin        do not pin worker i to core i\n"
+    "  --root DIR      serve the files under DIR on GET/HEAD that no route\n"
+    "                  takes (default: none; ./build.sh run uses www/)\n"
     "  --drain-ms N    on SIGINT/SIGTERM, how long in-flight requests may\n"
     "                  take before the rest are closed (default 5000)\n"
     "  --max-request-line N  longest request line in bytes, else 414\n"
@@ -597,7 +621,7 @@ int ducta_main(int argc, char **argv)
             {"--write-timeout", 0, INT_MAX, &cfg.write_timeout_ms, NULL},
             {"--linger-timeout", 0, INT_MAX, &cfg.linger_timeout_ms, NULL},
         };
-        int known = !strcmp(name, "--bind");
+        int known = !strcmp(name, "--bind") || !strcmp(name, "--root");
         for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
             known |= !strcmp(name, ints[k].flag);
         if (!known) {
@@ -619,6 +643,10 @@ int ducta_main(int argc, char **argv)
                 return 2;
             }
             cfg.bind = val;
+            continue;
+        }
+        if (!strcmp(name, "--root")) {
+            cfg.root = val;
             continue;
         }
         for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {

@@ -268,6 +268,7 @@ enum ducta_conn_state {
     DUCTA_CONN_PARSING,    /* bytes buffered; find the next request head */
     DUCTA_CONN_HANDLING,   /* a whole request is parsed; build its response */
     DUCTA_CONN_WRITING,    /* responses buffered; send them */
+    DUCTA_CONN_SENDFILE,   /* the buffer is sent; a file body follows it */
     DUCTA_CONN_LINGERING,  /* error sent; writing shut; drain until EOF */
     DUCTA_CONN_CLOSING,    /* give the slot back */
 };
@@ -288,6 +289,9 @@ enum {
     /* After an error response: input we read and discard, at most, before
      * closing, so the client sees our answer rather than a reset. */
     DUCTA_LINGER_MAX = 65536,
+    /* File bytes sent to one connection before the worker turns to the
+     * others: a fast reader of a large file must not hold the worker. */
+    DUCTA_SENDFILE_BURST = 1 << 20,
 };
 
 enum { DUCTA_KEEP = 0, DUCTA_CLOSE = 1, DUCTA_CLOSE_LINGER = 2 };
@@ -348,6 +352,12 @@ struct ducta_conn {
     uint64_t rx_mark;        /* rx_bytes when the BODY deadline was set */
     uint64_t io_count;       /* successful recv/send calls, ever */
     struct ducta_parser parser;
+    /* A file body (DUCTA_BODY_FILE) goes out after the write buffer, by
+     * sendfile: bytes [file_pos, file_end) of file_fd, -1 when none. No
+     * request behind it is handled before it is sent, so responses stay in
+     * order without the buffer having to hold the file. */
+    int file_fd;
+    uint64_t file_pos, file_end;
 };
 
 /* Per worker: everything one thread touches on the request path. */
@@ -381,6 +391,7 @@ struct ducta_worker {
      * at a time, start to end, so one per worker is enough: keeping it out
      * of the connection keeps an idle connection small. */
     struct ducta_request req;
+    struct ducta_response res;  /* its answer, filled in by the handler */
     int stopping;              /* graceful shutdown has begun */
     time_t date_sec;           /* the second date[] was formatted for */
     char date[DUCTA_DATE_LEN];
@@ -426,5 +437,9 @@ int ducta_worker_adopt(struct ducta_worker *w, int fd);
 int ducta_worker_poll(struct ducta_worker *w, int timeout_ms);
 /* Refresh w->date if the second has changed. */
 void ducta_worker_tick(struct ducta_worker *w);
+/* Ask the backend for a fresh event for c when it is ready again (at once
+ * if it is ready now): how a connection that stopped while it could still
+ * write (DUCTA_SENDFILE_BURST) gets its turn back. 0, or -1. */
+int ducta_worker_rearm(struct ducta_worker *w, struct ducta_conn *c);
 
 #endif /* DUCTA_H */
