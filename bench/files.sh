@@ -70,7 +70,7 @@ check_file() {
 
 # One run: files_run ROUND N SERVER, appending to $TMP/files.tsv:
 # round size server rps bytes_per_s requests cpu_s wall_s p99_us flags
-# client_cpu_s
+# client_cpu_s other_cpu_s
 files_run() {
     local round=$1 n=$2 srv=$3 port pid out rc=0 c0 c1 d
     case $srv in
@@ -81,13 +81,15 @@ files_run() {
     local cmd=(wrk -t1 "-c$FILE_CONNS" "-d${d}s" --latency "http://127.0.0.1:$port/$n.bin")
     out=$TMP/raw/r$round-$n-$srv.txt
     say "bench: round $round/$ROUNDS $n bytes $srv: taskset -c $CLIENT_CPU ${cmd[*]}"
-    c0=$(cpu_ticks "$pid")
+    local m0 m1
+    c0=$(cpu_ticks "$pid") m0=$(cpu_stat "")
     times >"$out.times0"
     taskset -c "$CLIENT_CPU" "${cmd[@]}" >"$out" 2>&1 &
     LOADGEN_PID=$!
     wait "$LOADGEN_PID" || rc=$?
     LOADGEN_PID=""
     times >"$out.times1"
+    m1=$(cpu_stat "")
     kill -0 "$pid" 2>/dev/null || { cat "$out" >&2; die "$srv (pid $pid) died serving $n.bin"; }
     c1=$(cpu_ticks "$pid")
     ((rc == 0)) || { cat "$out" >&2; die "wrk exited with status $rc"; }
@@ -109,10 +111,14 @@ files_run() {
     flags=$(awk '/Socket errors:|Non-2xx or 3xx responses:/ {
                      sub(/^[ \t]+/, ""); printf "%s; ", $0 }' "$out")
     if [[ -n $flags ]]; then say "bench:   FLAGGED: $flags"; fi
+    # other: the machine's busy time (cpu_stat) minus server and wrk, a
+    # noise indicator: other processes, or softirq outside both
     awk -v r="$round" -v n="$n" -v s="$srv" -v q="$reqs" -v w="$wall" -v b="$bytes" \
-        -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v p="$p99" -v f="${flags:--}" -v k="$cli" 'BEGIN {
-        printf "%s\t%s\t%s\t%.0f\t%.0f\t%d\t%.2f\t%s\t%s\t%s\t%.2f\n",
-            r, n, s, q / w, b / w, q, c / hz, w, p, f, k }' >>"$TMP/files.tsv"
+        -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v p="$p99" -v f="${flags:--}" -v k="$cli" \
+        -v m0="$m0" -v m1="$m1" 'BEGIN {
+        split(m0, x, " "); split(m1, y, " ")
+        printf "%s\t%s\t%s\t%.0f\t%.0f\t%d\t%.2f\t%s\t%s\t%s\t%.2f\t%.2f\n",
+            r, n, s, q / w, b / w, q, c / hz, w, p, f, k, (y[1] - x[1] - c) / hz - k }' >>"$TMP/files.tsv"
 }
 
 report_files() {
@@ -120,13 +126,14 @@ report_files() {
     echo
     echo "MB/s: wrk's bytes read (headers included) per second, in 10^6 bytes."
     echo "server CPU s: utime+stime of the ducta process / the nginx worker during the run;"
-    echo "wrk CPU s: the load generator's."
+    echo "wrk CPU s: the load generator's. other s: the machine's busy time minus both"
+    echo "(other processes; two differently sampled counters, so +-0.5 s is noise)."
     echo
     awk -F'\t' 'BEGIN {
-            print "| round | size | server | req/s | MB/s | requests | server CPU s | CPU us/req | wrk CPU s | wall s | p99 | flags"
-            print "|------:|-----:|--------|------:|-----:|---------:|-------------:|-----------:|----------:|-------:|----:|------" }
-        { printf "| %s | %s | %s | %.0f | %.1f | %d | %.2f | %.2f | %.2f | %s | %.2f ms | %s\n",
-              $1, $2, $3, $4, $5 / 1e6, $6, $7, $7 / $6 * 1e6, $11, $8, $9 / 1000, $10 }' "$TMP/files.tsv"
+            print "| round | size | server | req/s | MB/s | requests | server CPU s | CPU us/req | wrk CPU s | other s | wall s | p99 | flags"
+            print "|------:|-----:|--------|------:|-----:|---------:|-------------:|-----------:|----------:|--------:|-------:|----:|------" }
+        { printf "| %s | %s | %s | %.0f | %.1f | %d | %.2f | %.2f | %.2f | %.2f | %s | %.2f ms | %s\n",
+              $1, $2, $3, $4, $5 / 1e6, $6, $7, $7 / $6 * 1e6, $11, $12, $8, $9 / 1000, $10 }' "$TMP/files.tsv"
     echo
     echo "## Medians over $ROUNDS rounds"
     echo
@@ -149,6 +156,7 @@ report_files() {
             add(k SUBSEP "cpu", $7 / $6 * 1e6); add(k SUBSEP "util", $7 / $8)
             add(k SUBSEP "cutil", $11 / $8)
             if ($10 != "-") nflag[k]++
+            if ($12 > 0.1 * $8) nnoisy[k]++
         }
         function has(sz, srv) { return (sz SUBSEP srv SUBSEP "rps") in vals }
         function ratio(sz, what, inv,   d, g) {
@@ -158,8 +166,8 @@ report_files() {
             return g > 0 ? sprintf("**%.2fx**", d / g) : "n/a"
         }
         END {
-            print "| size | server | req/s | MB/s | CPU us/req | server CPU | wrk CPU | p99 | req/s ducta/nginx | MB/s ducta/nginx | req per CPU-s ducta/nginx | flagged runs"
-            print "|-----:|--------|------:|-----:|-----------:|-----------:|--------:|----:|------------------:|-----------------:|--------------------------:|-------------:"
+            print "| size | server | req/s | MB/s | CPU us/req | server CPU | wrk CPU | p99 | req/s ducta/nginx | MB/s ducta/nginx | req per CPU-s ducta/nginx | flagged runs | noisy runs"
+            print "|-----:|--------|------:|-----:|-----------:|-----------:|--------:|----:|------------------:|-----------------:|--------------------------:|-------------:|-----------:"
             for (s = 1; s <= ns; s++) {
                 sz = order[s]
                 for (v = 1; v <= 2; v++) {
@@ -170,15 +178,16 @@ report_files() {
                     if (srv == "ducta") {
                         r1 = ratio(sz, "rps", 0); r2 = ratio(sz, "bps", 0); r3 = ratio(sz, "cpu", 1)
                     }
-                    printf "| %s | %s | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f ms | %s | %s | %s | %d\n",
+                    printf "| %s | %s | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f ms | %s | %s | %s | %d | %d\n",
                         sz, srv, median(k SUBSEP "rps"), median(k SUBSEP "bps") / 1e6,
                         median(k SUBSEP "cpu"), median(k SUBSEP "util"), median(k SUBSEP "cutil"),
-                        median(k SUBSEP "p99") / 1000, r1, r2, r3, nflag[k] + 0
+                        median(k SUBSEP "p99") / 1000, r1, r2, r3, nflag[k] + 0, nnoisy[k] + 0
                 }
             }
         }' "$TMP/files.tsv"
     echo
     echo "server CPU, wrk CPU: CPU time over the run's wall time (1.00 = that core was full)."
+    echo "noisy: other processes used more than 10% of a core during the run."
 }
 
 bench_files() {
