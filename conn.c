@@ -311,8 +311,9 @@ static struct status_head status_head(int status)
     HEAD(503, "Service Unavailable")
     HEAD(504, "Gateway Timeout")
     HEAD(505, "HTTP Version Not Supported")
-    default:
     HEAD(500, "Internal Server Error")
+    default:  /* a code a handler chose that has no line here */
+        return (struct status_head){NULL, 0, "Unknown"};
     }
 }
 #undef HEAD
@@ -375,7 +376,13 @@ static int append_response(struct ducta_worker *w, struct ducta_conn *c,
         return -1;
     struct status_head sh = status_head(res->status);
     char *p = c->wbuf + c->wlen;
-    p = put(p, sh.bytes, sh.len);
+    if (sh.bytes) {
+        p = put(p, sh.bytes, sh.len);
+    } else {  /* the reason-phrase may be empty (RFC 9112 §4) */
+        p = PUT_LIT(p, "HTTP/1.1 ");
+        p = put_uint(p, (size_t)res->status);
+        p = PUT_LIT(p, " \r\nServer: ducta\r\nDate: ");
+    }
     p = put(p, w->date, DUCTA_DATE_LEN);
     if (ct_len) {
         p = PUT_LIT(p, "\r\nContent-Type: ");

@@ -5,7 +5,8 @@
  * spawn_ducta() runs $DUCTA_BIN (else ./ducta) with "--port 0" and the
  * given extra arguments, optionally under a lower RLIMIT_NOFILE, and reads
  * the port from its start-up line. The child dies with the test process.
- * dial_port() connects to it.
+ * dial_port() connects to it. sh_run() runs a shell command and keeps
+ * what it printed (to build an app, or to ask with curl).
  */
 #ifndef DUCTA_TEST_SPAWN_H
 #define DUCTA_TEST_SPAWN_H
@@ -17,6 +18,9 @@
 #include <sys/time.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -81,6 +85,29 @@ static int dial_port(int port)
     struct timeval tv = {2, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return fd;
+}
+
+/* Run a shell command (printf-style), stderr joined to stdout, which is
+ * kept in out[0..cap). Returns its exit status, -1 if it did not exit. */
+static int sh_run(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int sh_run(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cmd, sizeof cmd - 8, fmt, ap);
+    va_end(ap);
+    cr_assert(n > 0 && (size_t)n < sizeof cmd - 8, "command too long");
+    strcat(cmd, " 2>&1");
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "popen %s", cmd);
+    size_t len = 0, k;
+    while (len < cap - 1 && (k = fread(out + len, 1, cap - 1 - len, p)) > 0)
+        len += k;
+    out[len] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #endif

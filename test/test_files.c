@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "spawn.h"
 
 static char base[64];  /* holds root/ and outside.txt */
@@ -97,87 +98,12 @@ static void teardown(void)
 
 TestSuite(files, .init = start, .fini = teardown);
 
-/* ---- a minimal client: one request, one response ------------------------ */
-
-struct resp {
-    int status;
-    char head[4096];
-    char *body;  /* malloc'd */
-    size_t body_len;
-};
-
-static void send_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
-        cr_assert_gt(k, 0, "send: %s", strerror(errno));
-        s += k, n -= (size_t)k;
-    }
-}
-
-/* Value of a response field (case-insensitive name), or NULL. */
-static const char *field(const struct resp *r, const char *name, char *out,
-                         size_t cap)
-{
-    const char *p = strchr(r->head, '\n');
-    size_t n = strlen(name);
-    while (p && *++p) {
-        if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-            const char *v = p + n + 1, *e = strstr(v, "\r\n");
-            while (*v == ' ')
-                v++;
-            size_t len = (size_t)(e - v) < cap - 1 ? (size_t)(e - v) : cap - 1;
-            memcpy(out, v, len);
-            out[len] = 0;
-            return out;
-        }
-        p = strchr(p, '\n');
-    }
-    return NULL;
-}
-
-/* Read one response from fd (after a request with method `method`). */
-static void read_resp(int fd, const char *method, struct resp *r)
-{
-    size_t n = 0;
-    memset(r, 0, sizeof *r);
-    char *end = NULL;
-    while (!end) {  /* byte-wise until the blank line: never over-reads */
-        cr_assert_lt(n, sizeof r->head - 1, "head too long");
-        ssize_t k = recv(fd, r->head + n, 1, 0);
-        cr_assert_eq(k, 1, "connection ended in a head (%s)",
-                     k < 0 ? strerror(errno) : "EOF");
-        n++;
-        r->head[n] = 0;
-        end = n >= 4 ? strstr(r->head + n - 4, "\r\n\r\n") : NULL;
-    }
-    cr_assert_eq(sscanf(r->head, "HTTP/1.1 %d", &r->status), 1, "%s",
-                 r->head);
-    char v[64];
-    size_t len = 0;
-    if (field(r, "Content-Length", v, sizeof v))
-        len = strtoull(v, NULL, 10);
-    if (strcmp(method, "HEAD") == 0 || r->status == 304)
-        len = 0;
-    r->body = malloc(len + 1);
-    while (r->body_len < len) {
-        ssize_t k = recv(fd, r->body + r->body_len, len - r->body_len, 0);
-        cr_assert_gt(k, 0, "body cut short at %zu of %zu", r->body_len, len);
-        r->body_len += (size_t)k;
-    }
-    r->body[len] = 0;
-}
-
 /* One request on a new connection; extra is more header lines. */
 static void get(const char *method, const char *target, const char *extra,
                 struct resp *r)
 {
     int fd = dial_port(port);
-    char req[1024];
-    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n",
-                     method, target, extra ? extra : "");
-    send_all(fd, req, (size_t)n);
-    read_resp(fd, method, r);
+    ask(fd, method, target, extra, r);
     close(fd);
 }
 
@@ -426,15 +352,10 @@ Test(files, pipelined_file_between_memory_responses)
 
 /* ---- curl, the way users will try it ------------------------------------ */
 
-/* Run a shell command; its stdout in out. */
-static void sh(const char *cmd, char *out, size_t cap)
-{
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    cr_assert_eq(pclose(p), 0, "command failed: %s\n%s", cmd, out);
-}
+/* Run a shell command that must succeed; what it printed in out. */
+#define sh(cmd, out, cap)                                                  \
+    cr_assert_eq(sh_run((out), (cap), "%s", (cmd)), 0, "failed: %s\n%s",  \
+                 (cmd), (out))
 
 Test(files, curl_head_range_and_if_modified_since)
 {
@@ -565,16 +486,12 @@ Test(files, big_file_to_slow_reader_does_not_hold_the_worker,
 
 Test(files_cli, root_must_exist)
 {
-    char cmd[256], out[512];
+    char out[512];
     const char *bin = getenv("DUCTA_BIN") ? getenv("DUCTA_BIN") : "./ducta";
-    snprintf(cmd, sizeof cmd, "%s --port 0 --root /nonexistent-ducta 2>&1; "
-             "echo status=$?", bin);
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    pclose(p);
+    int st = sh_run(out, sizeof out, "%s --port 0 --root /nonexistent-ducta",
+                    bin);
     cr_assert(strstr(out, "--root /nonexistent-ducta"), "%s", out);
-    cr_assert(strstr(out, "status=1"), "%s", out);
+    cr_assert_eq(st, 1, "%s", out);
 }
 
 /* ---- the page ./build.sh run serves ------------------------------------- */
