@@ -29,7 +29,10 @@
  * mask. Buckets hold about four keys; the largest are placed first, each by
  * trying displacements until all its keys land in free slots. A table of
  * 1000 keys is found in a few milliseconds, and lookups stay one hash, one
- * slot, one compare however many keys there are.
+ * slot, one compare however many keys there are. There are three such
+ * tables: static paths; the trie's edges, keyed by (node, segment), so that
+ * each step down the trie is one lookup too, however wide the node; and the
+ * MIME types.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -73,6 +76,10 @@ static inline uint64_t route_hash(const char *p, size_t n, uint64_t seed)
     h ^= h >> 31;
     h *= 0xbf58476d1ce4e5b9u;
     return h ^ (h >> 32);
+}
+static inline uint64_t route_edge_seed(uint64_t seed, uint32_t node)
+{
+    return seed ^ ((uint64_t)node * 0xc2b2ae3d27d4eb4fu);
 }
 static inline uint32_t route_slot(uint64_t h, const uint32_t *disp,
                                   uint32_t nbuckets, uint32_t mask)
@@ -545,7 +552,17 @@ static int phash_try(struct phash *ph, const uint64_t *hs, size_t n,
     return ok ? 0 : -1;
 }
 
-static void phash_build(struct phash *ph, const char *const *keys, size_t n,
+/* The key i: bytes keys[i] (lens[i] of them, or a string when lens is
+ * NULL), under the node tweaks[i] (edges) or none (tweaks NULL). */
+static uint64_t key_hash(const char *const *keys, const size_t *lens,
+                         const uint32_t *tweaks, size_t i, uint64_t seed)
+{
+    size_t n = lens ? lens[i] : strlen(keys[i]);
+    return route_hash(keys[i], n, tweaks ? route_edge_seed(seed, tweaks[i]) : seed);
+}
+
+static void phash_build(struct phash *ph, const char *const *keys,
+                        const size_t *lens, const uint32_t *tweaks, size_t n,
                         uint64_t salt)
 {
     uint64_t *hs = xalloc(NULL, n * sizeof *hs);
@@ -562,11 +579,16 @@ static void phash_build(struct phash *ph, const char *const *keys, size_t n,
         if (tries == SEEDS_PER_SIZE) {
             ph->nslots *= 2;  /* so crowded no seed works: give it room */
             tries = 0;
+            /* two keys whose hashes agree under every seed would end here */
+            if (ph->nslots > 64 * (n + 1)) {
+                fprintf(stderr, "routegen: internal error: no perfect hash found\n");
+                exit(1);
+            }
         }
         uint8_t *used = xalloc(NULL, ph->nslots);
         ph->seed = splitmix(&x);
         for (size_t i = 0; i < n; i++)
-            hs[i] = route_hash(keys[i], strlen(keys[i]), ph->seed);
+            hs[i] = key_hash(keys, lens, tweaks, i, ph->seed);
         int ok = phash_try(ph, hs, n, order, bucket_of, used) == 0;
         free(used);
         if (ok)
@@ -574,7 +596,7 @@ static void phash_build(struct phash *ph, const char *const *keys, size_t n,
     }
     /* the same computation router.c makes must find every key */
     for (size_t i = 0; i < n; i++) {
-        uint64_t h = route_hash(keys[i], strlen(keys[i]), ph->seed);
+        uint64_t h = key_hash(keys, lens, tweaks, i, ph->seed);
         if (route_slot(h, ph->disp, ph->nbuckets, ph->nslots - 1) != ph->slot[i]) {
             fprintf(stderr, "routegen: internal error: perfect hash misses '%s'\n",
                     keys[i]);
@@ -662,16 +684,6 @@ static void put_shared_src(FILE *o)
     fputc('\n', o);
 }
 
-static int cmp_kid(const void *a, const void *b)
-{
-    const char *x = nodes[*(const uint32_t *)a].seg;
-    const char *y = nodes[*(const uint32_t *)b].seg;
-    size_t lx = strlen(x), ly = strlen(y);
-    if (lx != ly)
-        return lx < ly ? -1 : 1;
-    return memcmp(x, y, lx);
-}
-
 /* HEAD is served by the GET handler wherever no HEAD route was declared. */
 static void imply_head(struct methods *ms)
 {
@@ -711,7 +723,7 @@ static void write_header(FILE *o, const char *src)
         imply_head(&spaths[i].m);
     }
     struct phash ph;
-    phash_build(&ph, keys, nspaths, 0x0ddc0ffee);
+    phash_build(&ph, keys, NULL, NULL, nspaths, 0x0ddc0ffee);
     fprintf(o, "\n/* static paths: a perfect hash (see routegen.c) */\n"
                "#define ROUTE_SEED 0x%016llxULL\n"
                "enum { ROUTE_SLOTS = %u, ROUTE_BUCKETS = %u };\n"
@@ -728,36 +740,54 @@ static void write_header(FILE *o, const char *src)
     }
     fputs("};\n", o);
 
-    /* the trie: node 0 is the root; a child index of 0 means none */
+    /* the trie: node 0 is the root; a child index of 0 means none. Its
+     * edges (node, static segment) -> child go into a perfect hash. */
     size_t nedges = 0;
     for (size_t i = 0; i < nnodes; i++) {
-        qsort(nodes[i].kids, nodes[i].nkids, sizeof *nodes[i].kids, cmp_kid);
         imply_head(&nodes[i].here);
         imply_head(&nodes[i].wild);
         nedges += nodes[i].nkids;
     }
-    fprintf(o, "\n/* :param and *wildcard routes: a segment trie; node 0 is the root,\n"
-               " * and a child of 0 means none. A node's static children are\n"
-               " * route_edges[edge_first ..+ edge_count), sorted by length, then bytes. */\n"
-               "static const struct route_edge route_edges[%zu] = {\n",
-            nedges ? nedges : 1);
+    const char **ekeys = xalloc(NULL, nedges * sizeof *ekeys);
+    size_t *elens = xalloc(NULL, nedges * sizeof *elens);
+    uint32_t *efrom = xalloc(NULL, nedges * sizeof *efrom), *eto = xalloc(NULL, nedges * sizeof *eto);
+    size_t e = 0;
     for (size_t i = 0; i < nnodes; i++)
-        for (size_t k = 0; k < nodes[i].nkids; k++) {
-            const char *seg = nodes[nodes[i].kids[k]].seg;
-            fputs("    {.seg = ", o);
-            put_cstr(o, seg);
-            fprintf(o, ", .len = %zu, .node = %u},  /* from %zu */\n",
-                    strlen(seg), nodes[i].kids[k], i);
+        for (size_t k = 0; k < nodes[i].nkids; k++, e++) {
+            ekeys[e] = nodes[nodes[i].kids[k]].seg;
+            elens[e] = strlen(ekeys[e]);
+            efrom[e] = (uint32_t)i;
+            eto[e] = nodes[i].kids[k];
         }
+    struct phash eh;
+    phash_build(&eh, ekeys, elens, efrom, nedges, 0xed6e5);
+    fprintf(o, "\n/* :param and *wildcard routes: a segment trie; node 0 is the root,\n"
+               " * and a child of 0 means none. Its static edges are a perfect hash\n"
+               " * of (node, segment): route_hash(segment, route_edge_seed(EDGE_SEED,\n"
+               " * node)); an empty slot has .node 0. */\n"
+               "#define EDGE_SEED 0x%016llxULL\n"
+               "enum { EDGE_SLOTS = %u, EDGE_BUCKETS = %u };\n"
+               "static const uint32_t edge_disp[EDGE_BUCKETS] = {",
+            (unsigned long long)eh.seed, eh.nslots, eh.nbuckets);
+    put_u32s(o, eh.disp, eh.nbuckets);
+    fputs("static const struct route_edge route_edges[EDGE_SLOTS] = {\n", o);
+    for (size_t i = 0; i < nedges; i++) {
+        fprintf(o, "    [%u] = {.seg = ", eh.slot[i]);
+        put_cstr(o, ekeys[i]);
+        fprintf(o, ", .len = %zu, .from = %u, .node = %u},\n", elens[i], efrom[i], eto[i]);
+    }
     if (!nedges)
         fputs("    {.seg = \"\"},\n", o);
+    free(ekeys);
+    free(elens);
+    free(efrom);
+    free(eto);
+    free(eh.disp);
+    free(eh.slot);
     fprintf(o, "};\nstatic const struct route_node route_nodes[%zu] = {\n", nnodes);
-    size_t first = 0;
     for (size_t i = 0; i < nnodes; i++) {
         const struct node *n = &nodes[i];
-        fprintf(o, "    [%zu] = {.edge_first = %zu, .edge_count = %zu, ", i, first,
-                n->nkids);
-        first += n->nkids;
+        fprintf(o, "    [%zu] = {.nedges = %zu, ", i, n->nkids);
         if (n->param) {
             fprintf(o, ".param = %u, .param_name = ", n->param);
             put_cstr(o, n->param_name);
@@ -783,7 +813,7 @@ static void write_header(FILE *o, const char *src)
             maxext = strlen(mkeys[i]);
     }
     struct phash mh;
-    phash_build(&mh, mkeys, NMIME, 0x1f11e5);
+    phash_build(&mh, mkeys, NULL, NULL, NMIME, 0x1f11e5);
     fprintf(o, "\n/* file extension (lower case) -> MIME type: a perfect hash too */\n"
                "#define MIME_SEED 0x%016llxULL\n"
                "enum { MIME_SLOTS = %u, MIME_BUCKETS = %u, MIME_MAX_EXT = %zu };\n"

@@ -17,10 +17,10 @@
  *   1. the whole path among the static paths, through a perfect hash: one
  *      hash, one slot, one compare, whatever the number of routes;
  *   2. then a walk down the segment trie of the other routes: at each
- *      segment the static child first, then the :param child (it takes one
- *      non-empty segment), then the *wildcard (it takes the rest of the
- *      path, maybe empty), backing up to the next choice when a branch
- *      fails. So for /users/me, a route /users/me beats /users/:id, which
+ *      segment the static child first (found by a perfect hash of node and
+ *      segment), then the :param child (it takes one non-empty segment),
+ *      then the *wildcard (it takes the rest of the path, maybe empty),
+ *      backing up to the next choice when a branch fails. So for /users/me, a route /users/me beats /users/:id, which
  *      beats a wildcard route on /users.
  * A route counts only if it has a handler for the request's method: GET
  * /a/b goes to GET /a/:x even when POST /a/b exists. When no route has the
@@ -50,17 +50,18 @@ struct route_slot {
     ducta_handler h[RM_COUNT];
 };
 
-/* A static segment leading from one trie node to another. */
+/* A static segment leading from trie node "from" to "node" (0: an empty
+ * slot of the edge hash). */
 struct route_edge {
     const char *seg;
     uint32_t len;
-    uint32_t node;
+    uint32_t from, node;
 };
 
 /* A trie node: the routes ending here (h), its static children, its
  * :param child, and a *wildcard that ends here (wild). */
 struct route_node {
-    uint32_t edge_first, edge_count;
+    uint32_t nedges;          /* static children, found in route_edges */
     uint32_t param;           /* node index; 0 (the root) means none */
     const char *param_name;
     uint32_t param_len;
@@ -113,23 +114,16 @@ static const struct route_slot *static_lookup(ducta_slice path)
     return NULL;
 }
 
-/* The child of node n along static segment seg[0..len), or 0. */
-static uint32_t edge_lookup(const struct route_node *n, const char *seg,
-                            size_t len)
+/* The child of node n along static segment seg[0..len), or 0: the edges
+ * are a perfect hash of (node, segment) too, so a step down the trie is one
+ * lookup however many children the node has. */
+static uint32_t edge_lookup(uint32_t n, const char *seg, size_t len)
 {
-    uint32_t lo = n->edge_first, hi = n->edge_first + n->edge_count;
-    while (lo < hi) {  /* sorted by length, then bytes */
-        uint32_t mid = lo + (hi - lo) / 2;
-        const struct route_edge *e = &route_edges[mid];
-        int c = e->len != len ? (e->len < len ? -1 : 1)
-                              : memcmp(e->seg, seg, len);
-        if (c == 0)
-            return e->node;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    uint64_t h = route_hash(seg, len, route_edge_seed(EDGE_SEED, n));
+    const struct route_edge *e =
+        &route_edges[route_slot(h, edge_disp, EDGE_BUCKETS, EDGE_SLOTS - 1)];
+    if (e->from == n && e->len == len && e->node && memcmp(e->seg, seg, len) == 0)
+        return e->node;
     return 0;
 }
 
@@ -151,7 +145,7 @@ static ducta_handler walk(uint32_t n, const char *s, const char *end, int m,
     if (!e)
         e = end;
     ducta_handler h;
-    uint32_t k = nd->edge_count ? edge_lookup(nd, s, (size_t)(e - s)) : 0;
+    uint32_t k = nd->nedges ? edge_lookup(n, s, (size_t)(e - s)) : 0;
     if (k && (h = walk(k, next, end, m, req, seen)))
         return h;
     if (nd->param && e > s && req->nparams < DUCTA_MAX_PARAMS) {
@@ -293,10 +287,13 @@ int ducta_echo(const struct ducta_request *req, struct ducta_response *res)
     return 0;
 }
 
-/* OPTIONS * asks about the server, not a resource (RFC 9110 §9.3.7). */
+/* OPTIONS * asks about the server, not a resource (RFC 9110 §9.3.7). The
+ * empty body is "", not NULL: it is copied with memcpy, which must not be
+ * given NULL even for 0 bytes. */
 int ducta_options(const struct ducta_request *req, struct ducta_response *res)
 {
     (void)req;
     res->status = 200;
+    res->body = "";
     return 0;
 }

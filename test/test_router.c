@@ -207,27 +207,8 @@ Test(router, mime_types)
 static char dir[256];       /* build/test-router/PID */
 static char out[OUT_CAP];   /* the last command's output */
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Run a shell command with stderr joined to stdout, kept in out[]; returns
- * its exit status (-1 if it did not exit). */
-static int run(const char *fmt, ...)
-{
-    static char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd - 8, fmt, ap);
-    va_end(ap);
-    strcat(cmd, " 2>&1");
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p, "popen %s", cmd);
-    size_t n = 0, k;
-    while ((k = fread(out + n, 1, sizeof out - 1 - n, p)) > 0)
-        n += k;
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* A shell command, its output (stderr too) kept in out[]; its exit status. */
+#define run(...) sh_run(out, sizeof out, __VA_ARGS__)
 
 static void make_dir(void)
 {
