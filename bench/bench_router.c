@@ -70,7 +70,7 @@ ROUTE_HANDLERS(STUB)
 static const struct {
     ducta_handler h;
     const char *name;
-} names[] = {ROUTE_HANDLERS(ENTRY)};
+} names[] = {ROUTE_HANDLERS(ENTRY){NULL, NULL}};
 
 struct route {
     char *method, *path;
@@ -237,7 +237,7 @@ static int cmp_double(const void *a, const void *b)
 
 static ducta_handler handler_named(const char *name)
 {
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    for (size_t i = 0; names[i].name; i++)
         if (strcmp(names[i].name, name) == 0)
             return names[i].h;
     return NULL;

@@ -33,7 +33,7 @@ ROUTE_HANDLERS(STUB)
 static const struct {
     ducta_handler h;
     const char *name;
-} names[] = {ROUTE_HANDLERS(ENTRY)};
+} names[] = {ROUTE_HANDLERS(ENTRY){NULL, NULL}};  /* may be only the end */
 
 int main(void)
 {
@@ -57,7 +57,7 @@ int main(void)
             continue;
         }
         const char *name = "?";
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        for (size_t i = 0; names[i].name; i++)
             if (names[i].h == h)
                 name = names[i].name;
         printf("%s", name);
