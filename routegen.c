@@ -21,7 +21,7 @@
  *   HANDLER  a C function `int NAME(const struct ducta_request *,
  *            struct ducta_response *)`, prototype emitted in OUT.h.
  * Every mistake is reported as FILE:LINE: message, and the exit status is 1
- * without touching OUT.h (it is written to OUT.h.tmp, then renamed).
+ * without touching OUT.h (it is written to OUT.h.PID.tmp, then renamed).
  *
  * The perfect hash is "hash and displace" (Belazzougui, Botelho and
  * Dietzfelbinger's CHD, with an XOR displacement): one 64-bit hash h of the

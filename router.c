@@ -20,8 +20,9 @@
  *      segment the static child first (found by a perfect hash of node and
  *      segment), then the :param child (it takes one non-empty segment),
  *      then the *wildcard (it takes the rest of the path, maybe empty),
- *      backing up to the next choice when a branch fails. So for /users/me, a route /users/me beats /users/:id, which
- *      beats a wildcard route on /users.
+ *      backing up to the next choice when a branch fails. So for
+ *      /users/me, a route /users/me beats /users/:id, which beats a
+ *      wildcard route on /users.
  * A route counts only if it has a handler for the request's method: GET
  * /a/b goes to GET /a/:x even when POST /a/b exists. When no route has the
  * method but some path matched, the answer is 405 and Allow lists every
