@@ -790,14 +790,19 @@ bench_smoke() {
 
 # ------------------------------------------------------------------ others' benches, all
 
-# other_bench NAME: bench/NAME.sh, sourced for its bench_NAME function.
+# other_bench NAME: bench/NAME.sh. One that defines bench_NAME (and uses our
+# helpers) is sourced and that function called; any other is run as a
+# script of its own.
 other_bench() {
     local n=$1 f=$ROOT/bench/$1.sh
     [[ -f $f ]] || die "bench/$n.sh does not exist (yet)"
-    # shellcheck source=/dev/null
-    source "$f"
-    declare -F "bench_$n" >/dev/null || die "bench/$n.sh defines no bench_$n"
-    "bench_$n"
+    if grep -q "^bench_$n() {" "$f"; then
+        # shellcheck source=/dev/null
+        source "$f"
+        "bench_$n"
+    else
+        bash "$f"
+    fi
 }
 
 # all: each part as a bench.sh process of its own (its own temp dir, servers
