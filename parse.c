@@ -53,28 +53,32 @@ enum {
 };
 
 /* What the classifier says about each byte, as bitmasks, one bit per byte
- * of a 64-byte block:
- *   NOT_TCHAR   the byte is not a token character: a name ends at the first
- *               one, found with a count of trailing zeros;
- *   IS_LF       the byte is a LF: the walk takes header lines from this mask
- *               alone (next_lf), not from the scan of the line before;
- *   NOT_TARGET  the byte is not a request-target byte (asked only on the
- *               request line, so answered apart, one block at a time).
- * And one more that is not kept, only reduced to a position (clean_end, see
- * struct scanner): the bytes no valid field line can hold — a control byte
- * other than CR and LF (HTAB is not a control here), DEL, a LF without a CR
- * before it, a CR without a LF after it. The last two are one test: a line
- * is sound at byte i only if "byte i is LF" equals "byte i-1 is CR", which
- * is an XOR of the LF mask and the CR mask shifted by one byte, done in the
- * vector registers for the whole block instead of byte by byte. (It flags a
- * bare CR one byte late, at the byte after it; that byte is still inside
- * the same line, which is all clean_end is used for.) */
-enum {
-    NOT_TCHAR,
-    IS_LF,
-    NQ,          /* masks kept per block of the window */
-    NOT_TARGET = NQ,
-};
+ * of a 64-byte block. It computes three per block:
+ *   not_tchar   the byte is not a token character (a name ends at one);
+ *   lf          the byte is a LF (a line ends at one);
+ *   ctl         the byte is a control no field value holds: below 0x20 but
+ *               HTAB and LF (so CR is one: a CR is only allowed before a
+ *               LF), or DEL;
+ * and keeps one, the EVENTS of the block: its LFs, and the first non-tchar
+ * byte at or after the start of each line (after each LF, and at offset 0).
+ * For a valid head that is, in order, the method's end (its SP), the
+ * request line's LF, then for each field line the end of its name (its
+ * colon) and its LF. The walk reads them one after another with "clear the
+ * lowest bit, count trailing zeros" (next_event): neither a name's end nor
+ * a line's end waits for a scan from the start of its line. (See
+ * note_block for how one addition finds all the names' ends of a block.)
+ *
+ * The ctl mask is not kept, only reduced to a position, clean_end (see
+ * struct scanner): the first byte that follows a control byte and is not a
+ * LF. So a control (a bare CR included) is flagged one byte late, at the
+ * byte after it, which is still in its line, and a CR followed by its LF is
+ * not flagged at all. Neither is a LF, nor a control right before a LF
+ * ("\x01\n", or a bare "\n"): the walk checks the byte before each LF for
+ * the CR, which is one compare per line instead of a CR mask, a lane
+ * permute and a byte shift per 32 bytes.
+ *
+ * And, one block at a time, only on the request line:
+ *   NOT_TARGET  the byte is not a request-target byte. */
 
 /* Byte classes, for the scalar level and the few scalar checks. */
 enum {
@@ -82,25 +86,28 @@ enum {
     C_VALUE = 2,   /* field-value byte: VCHAR, SP, HTAB, obs-text (§5.5) */
     C_TARGET = 4,  /* request-target byte: visible ASCII (RFC 3986) */
     C_HOST = 8,    /* reg-name byte: unreserved, sub-delims, '%' (3986) */
+    C_OWS = 16,    /* SP or HTAB */
 };
 static unsigned char byte_class[256];
 
 /* The scalar level's lookup: per byte, the bits the fill needs (bit
- * numbers L_*), in one load: not a tchar, LF, CR, a control byte other
- * than HTAB, LF and CR, or DEL. */
-enum { L_NOT_TCHAR, L_LF, L_CR, L_CTL };
+ * numbers L_*), in one load: not a tchar, LF, ctl (see above). */
+enum { L_NOT_TCHAR, L_LF, L_CTL };
 static unsigned char line_class[256];
 
-/* tchar as two 16-entry tables, for PSHUFB: a byte c below 0x80 is a tchar
- * iff tchar_lo[c & 15] has bit (c >> 4) set; tchar_hi[h] = 1 << h for
- * h < 8 and 0 above, so bytes >= 0x80 are never tchars. */
+/* tchar as two 16-entry tables, for PSHUFB: a byte c is a tchar iff
+ * tchar_lo[c & 15] & tchar_hi[c >> 4] is not zero: tchar_lo[l] has bit h
+ * set if the byte 0xhl is a tchar, and tchar_hi[h] = 1 << h for h < 8,
+ * 0 above, so bytes >= 0x80 are never tchars. (PSHUFB reads only the low
+ * four bits of an index and gives 0 for an index with its top bit set, so
+ * the low nibble needs no mask: for bytes >= 0x80 it gives 0, which is
+ * the right answer for both lookups here.) */
 static unsigned char tchar_lo[16], tchar_hi[16];
 
-/* The same for the bytes no field line holds whatever surrounds them: the
- * controls but HTAB, LF and CR (which need their neighbours: see IS_LF),
- * and DEL. Bit 0: high nibble 0, low not 9, A, D; bit 1: high nibble 1;
- * bit 2: 0x7F. Sharing the nibbles with the tchar lookup makes this two
- * shuffles and an AND, fewer than the compares spelling it out. */
+/* The same for ctl: bit 0: high nibble 0, low not 9 (HTAB) nor A (LF);
+ * bit 1: high nibble 1; bit 2: 0x7F. Sharing the nibbles with the tchar
+ * lookup makes this two shuffles and an AND, fewer than the compares
+ * spelling it out. */
 static unsigned char ctl_lo[16], ctl_hi[16];
 
 /* Built before main, so the tables are plain data afterwards and the loops
@@ -120,50 +127,49 @@ __attribute__((constructor)) static void build_tables(void)
         if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
             (c >= 'A' && c <= 'Z') || (c && strchr("-._~!$&'()*+,;=%", c)))
             k |= C_HOST;
+        if (c == ' ' || c == '\t')
+            k |= C_OWS;
         byte_class[c] = k;
         line_class[c] = (unsigned char)(!(k & C_TCHAR) << L_NOT_TCHAR |
                                         (c == '\n') << L_LF |
-                                        (c == '\r') << L_CR |
-                                        (!(k & C_VALUE) && c != '\n' &&
-                                         c != '\r') << L_CTL);
+                                        (!(k & C_VALUE) && c != '\n')
+                                            << L_CTL);
         if (k & C_TCHAR)
             tchar_lo[c & 15] |= (unsigned char)(1u << (c >> 4));
     }
     for (int h = 0; h < 8; h++)
         tchar_hi[h] = (unsigned char)(1u << h);
     for (int l = 0; l < 16; l++)
-        ctl_lo[l] = (unsigned char)((l != 9 && l != 10 && l != 13) | 2 |
-                                    (l == 15) << 2);
+        ctl_lo[l] = (unsigned char)((l != 9 && l != 10) | 2 | (l == 15) << 2);
     ctl_hi[0] = 1, ctl_hi[1] = 2, ctl_hi[7] = 4;
 }
 
 #define IS(c, cls) (byte_class[(unsigned char)(c)] & (cls))
 
 /* The scanner: a cursor over buf[0..len) for the walk (stage 2). It holds
- * the masks of a window of consecutive blocks, classified in one call when
- * the walk first reaches a block outside it: one indirect call and one
- * tight loop (constants in registers) per up to WINDOW blocks, instead of a
- * call per block and question. A fill stops early after the block where
- * the head ends ("\n\r\n"), so pipelined requests behind a head are not
- * classified until their turn. Bytes past len read as "not in the class"
- * and as no LF, so a scan that runs off the end stops at a position >= len,
- * which the caller reads as "incomplete".
+ * the events of a window of consecutive blocks, classified in one call
+ * when the walk first reaches a block outside it: one indirect call and
+ * one tight loop (constants in registers) per up to WINDOW blocks, instead
+ * of a call per block. A fill stops early after the block where the head
+ * ends ("\n\r\n"), so pipelined requests behind a head are not classified
+ * until their turn. Bytes past len read as NUL: not a tchar, not a target
+ * byte, no LF; so a name or target that runs off the end ends at a
+ * position >= len, which the caller reads as "incomplete".
  *
- * While filling, it also finds the first byte no valid field line can hold
- * (clean_end, see the list of masks above). A header line whose LF comes
- * before clean_end therefore has exactly one possible end, the CR before
- * that LF, and the walk need not scan its value for it (see
- * ducta_parse_request). */
+ * While filling, it also finds clean_end (see the list of masks above). A
+ * header line whose LF comes before clean_end, with a CR before that LF,
+ * therefore holds no control byte and no CR but that one: its value ends
+ * at that CR, and the walk need not scan it (see ducta_parse_request). */
 struct scanner {
     const char *buf;
     size_t len;
     size_t base, n;       /* the window holds blocks [base, base + n) */
-    size_t checked;       /* bytes [0, checked) were searched for clean_end
-                           * (block by block, in order) */
-    size_t clean_end;     /* the first byte no field line can hold, or len */
+    size_t clean_end;     /* the first byte flagged by ctl, or len */
+    size_t carry_at;      /* name_carry below is for the block at this */
+    uint64_t name_carry;  /* offset: see note_block */
     size_t target_block;  /* the one block NOT_TARGET is known for */
     uint64_t target_mask;
-    uint64_t win[WINDOW][NQ];
+    uint64_t win[WINDOW]; /* the EVENTS of each block in the window */
 };
 
 /* What a fill carries from block to block. It is copied out of the
@@ -172,83 +178,154 @@ struct scanner {
  * alias the scanner's size_t fields, so fields read in the loop would be
  * reloaded from memory after every store. */
 struct fill {
-    size_t checked, clean_end;
-    int prev_cr;        /* the byte before the block is a CR */
-    uint64_t lf_carry;  /* LFs in the last two bytes before the block */
+    size_t clean_end;
+    uint64_t ctl_carry;   /* the byte before the block is a ctl */
+    uint64_t lf_carry;    /* LFs in the last two bytes before the block; at
+                           * offset 0, a LF is made up just before it, so
+                           * that a line starts there (see note_block) */
+    uint64_t name_carry;  /* a name runs on into the block: see note_block */
 };
+
+/* The name carry into the block at `at` when the last fill did not end
+ * right before it (which the walk, going forward block by block, never
+ * asks for; kept so that a fill anywhere is right): a name runs into the
+ * block if the tchar bytes just before it reach back to a line start. */
+static uint64_t name_carry_at(const char *b, size_t at)
+{
+    size_t q = at;
+    while (q > 0 && IS(b[q - 1], C_TCHAR))
+        q--;
+    return q < at && (q == 0 || b[q - 1] == '\n');
+}
 
 static inline struct fill fill_begin(const struct scanner *s, size_t at)
 {
     const char *b = s->buf;
     return (struct fill){
-        s->checked, s->clean_end, at > 0 && b[at - 1] == '\r',
-        (uint64_t)(at > 0 && b[at - 1] == '\n') << 1 |
-            (uint64_t)(at > 1 && b[at - 2] == '\n')};
+        s->clean_end,
+        at > 0 && (line_class[(unsigned char)b[at - 1]] >> L_CTL & 1),
+        (uint64_t)(at == 0 || b[at - 1] == '\n') << 1 |
+            (uint64_t)(at > 1 && b[at - 2] == '\n'),
+        at == s->carry_at ? s->name_carry : name_carry_at(b, at)};
 }
 
-static inline void fill_end(struct scanner *s, const struct fill *f)
+static inline void fill_end(struct scanner *s, const struct fill *f,
+                            size_t at)
 {
-    s->checked = f->checked;
     s->clean_end = f->clean_end;
+    s->carry_at = at;
+    s->name_carry = f->name_carry;
 }
 
-/* Bookkeeping after classifying the block at offset `at`, given its LF mask
- * and its mask of bytes no field line can hold: fold the latter into
- * clean_end, and say whether the head may end in this block (two LFs two
- * bytes apart: "\n\r\n"; whether the byte between is a CR is clean_end's
- * business, this only decides where a fill may stop). Bits past len are
- * "bad" too (they read as NUL), but at offsets >= len, so they never lower
- * clean_end below len. */
-static inline int note_block(struct fill *f, size_t at, uint64_t lf,
-                             uint64_t bad)
+/* Bookkeeping after classifying the block at offset `at`, given its three
+ * masks; shared by all levels, so they agree by construction.
+ *
+ * The block's EVENTS go to *events. A line starts after each LF (and at
+ * offset 0); its name ends at the first non-tchar byte from there. All
+ * those ends are found at once by an addition: in the mask of tchar bytes,
+ * a line's name is a run of ones beginning at its start bit; adding the
+ * start bit carries through the run and stops at the first zero above it,
+ * the first non-tchar byte, which it sets. AND-ing with the non-tchar mask
+ * keeps just those set bits. (Two starts never share a run: a run cannot
+ * hold the LF between them.) A run that reaches bit 63 carries out, into
+ * bit 0 of the next block: name_carry, which is why it is kept.
+ *
+ * The ctl mask, shifted one byte up and with the LFs taken out, is folded
+ * into clean_end (a minimum, so classifying a block twice would do no
+ * harm). And it says whether the head may end in this block (two LFs two
+ * bytes apart: "\n\r\n"; whether the byte between is a CR is the walk's
+ * business, this only decides where a fill may stop; the LF made up before
+ * offset 0 can only make one stop early, which costs a call, not a
+ * result). Bytes past len are ctls too (they read as NUL), but flagged at
+ * offsets > len, so they never lower clean_end below len. */
+static inline int note_block(struct fill *f, size_t at, uint64_t not_tchar,
+                             uint64_t lf, uint64_t ctl, uint64_t *events)
 {
-    if (at == f->checked) {
-        if (bad && at + (size_t)__builtin_ctzll(bad) < f->clean_end)
-            f->clean_end = at + (size_t)__builtin_ctzll(bad);
-        f->checked = at + BLOCK;
-    }
+    uint64_t bad = (ctl << 1 | f->ctl_carry) & ~lf;
+    if (bad && at + (size_t)__builtin_ctzll(bad) < f->clean_end)
+        f->clean_end = at + (size_t)__builtin_ctzll(bad);
+    f->ctl_carry = ctl >> 63;
+    /* A carry in means bit 63 of the block before was a tchar, so no line
+     * starts at bit 0: OR-ing it into the starts is adding it. */
+    uint64_t starts = lf << 1 | f->lf_carry >> 1 | f->name_carry;
+    uint64_t sum = ~not_tchar + starts;
+    f->name_carry = sum < starts;  /* carried out of bit 63 */
+    *events = (sum & not_tchar) | lf;
     uint64_t lf_before2 = lf << 2 | f->lf_carry;
     f->lf_carry = lf >> 62;
     return (lf & lf_before2) != 0;
 }
 
+/* A level's classifier: the not_tchar, lf and ctl masks of the 64 bytes
+ * at b. */
+typedef void classify_fn(const char *b, uint64_t *not_tchar, uint64_t *lf,
+                         uint64_t *ctl);
+
+/* The fill, the same for every level, inlined into each with its
+ * classifier (so that the classifier is inlined too, and its constants
+ * stay in vector registers across blocks): classify up to max blocks from
+ * block index `block` of the buffer on (the last may be partial) into the
+ * window, from slot block - s->base on, stopping after the block where the
+ * head ends; return how many blocks it classified.
+ *
+ * The last, partial block of the buffer is copied into zeroes first, so no
+ * level reads past the caller's buffer (a NUL is in no class, which is
+ * what bytes past len must read as). That is done after the loop over the
+ * full blocks, not in it: a call to memcpy in the loop would clobber the
+ * vector registers, and the compiler reloaded the lookup tables for every
+ * block. And in the same call: a small request is often two full blocks
+ * and a partial one. */
+static inline __attribute__((always_inline)) size_t
+fill_with(struct scanner *s, size_t block, size_t max, classify_fn *classify)
+{
+    struct fill f = fill_begin(s, block * BLOCK);
+    uint64_t *win = s->win + (block - s->base);
+    const char *src = s->buf + block * BLOCK;
+    const size_t full = (s->len - block * BLOCK) / BLOCK;
+    uint64_t not_tchar, lf, ctl;
+    size_t i = 0;
+    int end = 0;
+    while (i < max && i < full && !end) {
+        classify(src + i * BLOCK, &not_tchar, &lf, &ctl);
+        end = note_block(&f, (block + i) * BLOCK, not_tchar, lf, ctl, &win[i]);
+        i++;
+    }
+    if (!end && i < max) {
+        char tail[BLOCK] = {0};
+        memcpy(tail, src + i * BLOCK, s->len - (block + i) * BLOCK);
+        classify(tail, &not_tchar, &lf, &ctl);
+        note_block(&f, (block + i) * BLOCK, not_tchar, lf, ctl, &win[i]);
+        i++;
+    }
+    fill_end(s, &f, (block + i) * BLOCK);
+    return i;
+}
+
 /* Each level provides two functions:
- *   fill:   classify up to max blocks from src (block index `block` of the
- *           buffer) into the window, from slot block - s->base on,
- *           stopping after the block where the head ends; return how many
- *           blocks it classified;
+ *   fill:   fill_with its classifier;
  *   target: NOT_TARGET for the 64 bytes at b.
  * All levels give the same answers; only their speed differs. */
 struct level {
-    size_t (*fill)(struct scanner *s, const char *src, size_t block,
-                   size_t max);
+    size_t (*fill)(struct scanner *s, size_t block, size_t max);
     uint64_t (*target)(const char *b);
 };
 
-static size_t scalar_fill(struct scanner *s, const char *src, size_t block,
-                          size_t max)
+static inline __attribute__((always_inline)) void
+scalar_classify(const char *b, uint64_t *not_tchar, uint64_t *lf,
+                uint64_t *ctl)
 {
-    struct fill f = fill_begin(s, block * BLOCK);
-    uint64_t(*win)[NQ] = s->win + (block - s->base);
-    size_t i = 0;
-    while (i < max) {
-        const char *b = src + i * BLOCK;
-        uint64_t tchar = 0, lf = 0, bad = 0;
-        for (int j = 0; j < BLOCK; j++) {
-            unsigned k = line_class[(unsigned char)b[j]];
-            uint64_t is_lf = k >> L_LF & 1;
-            tchar |= (uint64_t)(k >> L_NOT_TCHAR & 1) << j;
-            lf |= is_lf << j;
-            bad |= ((k >> L_CTL & 1) | (is_lf ^ (uint64_t)f.prev_cr)) << j;
-            f.prev_cr = k >> L_CR & 1;
-        }
-        win[i][NOT_TCHAR] = tchar;
-        win[i][IS_LF] = lf;
-        if (note_block(&f, (block + i++) * BLOCK, lf, bad))
-            break;
+    uint64_t t = 0, l = 0, c = 0;
+    for (int j = 0; j < BLOCK; j++) {
+        unsigned k = line_class[(unsigned char)b[j]];
+        t |= (uint64_t)(k >> L_NOT_TCHAR & 1) << j;
+        l |= (uint64_t)(k >> L_LF & 1) << j;
+        c |= (uint64_t)(k >> L_CTL & 1) << j;
     }
-    fill_end(s, &f);
-    return i;
+    *not_tchar = t, *lf = l, *ctl = c;
+}
+static size_t scalar_fill(struct scanner *s, size_t block, size_t max)
+{
+    return fill_with(s, block, max, scalar_classify);
 }
 static uint64_t scalar_target(const char *b)
 {
@@ -275,53 +352,34 @@ SSE static inline __m128i sse_bad_target(__m128i x)
 }
 #define SSE_BITS(v) ((uint64_t)(uint16_t)_mm_movemask_epi8(v))
 
-/* One 16-byte piece of a block: its NOT_TCHAR, IS_LF and "bad" bits
- * (bytes no field line can hold), or'ed into *tchar, *lf, *bad at bit
- * `at`. *cr is the CR mask of the 16 bytes before x, and becomes x's. */
-SSE static inline void sse_16(__m128i x, int at, __m128i *cr, uint64_t *tchar,
-                              uint64_t *lf, uint64_t *bad)
+/* One 16-byte piece of a block: its not_tchar, lf and ctl bits, or'ed
+ * into *tchar, *lf, *ctl at bit `at`. */
+SSE static inline void sse_16(__m128i x, int at, uint64_t *tchar,
+                              uint64_t *lf, uint64_t *ctl)
 {
-    const __m128i nib = SPLAT16(0x0f), zero = _mm_setzero_si128();
-    __m128i lo = _mm_and_si128(x, nib);
-    __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), nib);
-    __m128i is_tchar = _mm_and_si128(_mm_shuffle_epi8(V16(tchar_lo), lo),
+    const __m128i zero = _mm_setzero_si128();
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), SPLAT16(0x0f));
+    __m128i is_tchar = _mm_and_si128(_mm_shuffle_epi8(V16(tchar_lo), x),
                                      _mm_shuffle_epi8(V16(tchar_hi), hi));
-    __m128i is_ctl = _mm_and_si128(_mm_shuffle_epi8(V16(ctl_lo), lo),
+    __m128i is_ctl = _mm_and_si128(_mm_shuffle_epi8(V16(ctl_lo), x),
                                    _mm_shuffle_epi8(V16(ctl_hi), hi));
-    __m128i is_lf = _mm_cmpeq_epi8(x, SPLAT16('\n'));
-    __m128i is_cr = _mm_cmpeq_epi8(x, SPLAT16('\r'));
-    /* "the byte before is a CR": the CR mask one byte up, the last byte
-     * of the piece before shifted in */
-    __m128i prev_cr = _mm_alignr_epi8(is_cr, *cr, 15);
-    /* sound: not a stray control, and LF exactly where a CR precedes */
-    __m128i good = _mm_andnot_si128(_mm_xor_si128(is_lf, prev_cr),
-                                    _mm_cmpeq_epi8(is_ctl, zero));
     *tchar |= SSE_BITS(_mm_cmpeq_epi8(is_tchar, zero)) << at;
-    *lf |= SSE_BITS(is_lf) << at;
-    *bad |= (uint64_t)(uint16_t)~_mm_movemask_epi8(good) << at;
-    *cr = is_cr;
+    *lf |= SSE_BITS(_mm_cmpeq_epi8(x, SPLAT16('\n'))) << at;
+    *ctl |= SSE_BITS(_mm_cmpeq_epi8(is_ctl, zero)) << at;  /* inverted */
 }
-SSE static size_t sse42_fill(struct scanner *s, const char *src, size_t block,
-                             size_t max)
+SSE static inline __attribute__((always_inline)) void
+sse42_classify(const char *b, uint64_t *not_tchar, uint64_t *lf, uint64_t *ctl)
 {
-    struct fill f = fill_begin(s, block * BLOCK);
-    uint64_t(*win)[NQ] = s->win + (block - s->base);
-    __m128i cr = _mm_set1_epi8((char)-f.prev_cr);  /* byte 15 is what counts */
-    size_t i = 0;
-    while (i < max) {
-        const char *b = src + i * BLOCK;
-        uint64_t tchar = 0, lf = 0, bad = 0;
-        sse_16(V16(b), 0, &cr, &tchar, &lf, &bad);
-        sse_16(V16(b + 16), 16, &cr, &tchar, &lf, &bad);
-        sse_16(V16(b + 32), 32, &cr, &tchar, &lf, &bad);
-        sse_16(V16(b + 48), 48, &cr, &tchar, &lf, &bad);
-        win[i][NOT_TCHAR] = tchar;
-        win[i][IS_LF] = lf;
-        if (note_block(&f, (block + i++) * BLOCK, lf, bad))
-            break;
-    }
-    fill_end(s, &f);
-    return i;
+    uint64_t t = 0, l = 0, not_ctl = 0;
+    sse_16(V16(b), 0, &t, &l, &not_ctl);
+    sse_16(V16(b + 16), 16, &t, &l, &not_ctl);
+    sse_16(V16(b + 32), 32, &t, &l, &not_ctl);
+    sse_16(V16(b + 48), 48, &t, &l, &not_ctl);
+    *not_tchar = t, *lf = l, *ctl = ~not_ctl;
+}
+SSE static size_t sse42_fill(struct scanner *s, size_t block, size_t max)
+{
+    return fill_with(s, block, max, sse42_classify);
 }
 SSE static uint64_t sse42_target(const char *b)
 {
@@ -344,51 +402,34 @@ AVX static inline __m256i avx_bad_target(__m256i x)
 }
 #define AVX_BITS(v) ((uint64_t)(uint32_t)_mm256_movemask_epi8(v))
 
-/* As sse_16, 32 bytes at a time. AVX2's byte shifts stay inside 16-byte
- * lanes, so "the byte before" across the middle of x takes a lane permute
- * first. */
-AVX static inline void avx_32(__m256i x, int at, __m256i *cr, uint64_t *tchar,
-                              uint64_t *lf, uint64_t *bad)
+/* As sse_16, 32 bytes at a time (PSHUFB looks up within each 16-byte
+ * lane, so the tables are broadcast to both lanes). */
+AVX static inline void avx_32(__m256i x, int at, uint64_t *tchar,
+                              uint64_t *lf, uint64_t *ctl)
 {
-    const __m256i nib = SPLAT(0x0f), zero = _mm256_setzero_si256();
-    __m256i lo = _mm256_and_si256(x, nib);
-    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), nib);
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), SPLAT(0x0f));
     __m256i is_tchar = _mm256_and_si256(
-        _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(V16(tchar_lo)), lo),
+        _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(V16(tchar_lo)), x),
         _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(V16(tchar_hi)), hi));
     __m256i is_ctl = _mm256_and_si256(
-        _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(V16(ctl_lo)), lo),
+        _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(V16(ctl_lo)), x),
         _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(V16(ctl_hi)), hi));
-    __m256i is_lf = _mm256_cmpeq_epi8(x, SPLAT('\n'));
-    __m256i is_cr = _mm256_cmpeq_epi8(x, SPLAT('\r'));
-    __m256i prev_cr = _mm256_alignr_epi8(
-        is_cr, _mm256_permute2x128_si256(*cr, is_cr, 0x21), 15);
-    __m256i good = _mm256_andnot_si256(_mm256_xor_si256(is_lf, prev_cr),
-                                       _mm256_cmpeq_epi8(is_ctl, zero));
     *tchar |= AVX_BITS(_mm256_cmpeq_epi8(is_tchar, zero)) << at;
-    *lf |= AVX_BITS(is_lf) << at;
-    *bad |= (uint64_t)(uint32_t)~_mm256_movemask_epi8(good) << at;
-    *cr = is_cr;
+    *lf |= AVX_BITS(_mm256_cmpeq_epi8(x, SPLAT('\n'))) << at;
+    *ctl |= AVX_BITS(_mm256_cmpeq_epi8(is_ctl, zero)) << at;  /* inverted */
 }
-AVX static size_t avx2_fill(struct scanner *s, const char *src, size_t block,
-                            size_t max)
+AVX static inline __attribute__((always_inline)) void
+avx2_classify(const char *b, uint64_t *not_tchar, uint64_t *lf, uint64_t *ctl)
 {
-    struct fill f = fill_begin(s, block * BLOCK);
-    uint64_t(*win)[NQ] = s->win + (block - s->base);
-    __m256i cr = _mm256_set1_epi8((char)-f.prev_cr);  /* byte 31 counts */
-    size_t i = 0;
-    while (i < max) {
-        const char *b = src + i * BLOCK;
-        uint64_t tchar = 0, lf = 0, bad = 0;
-        avx_32(V32(b), 0, &cr, &tchar, &lf, &bad);
-        avx_32(V32(b + 32), 32, &cr, &tchar, &lf, &bad);
-        win[i][NOT_TCHAR] = tchar;
-        win[i][IS_LF] = lf;
-        if (note_block(&f, (block + i++) * BLOCK, lf, bad))
-            break;
-    }
-    fill_end(s, &f);
-    return i;
+    uint64_t t = 0, l = 0, not_ctl = 0;
+    avx_32(V32(b), 0, &t, &l, &not_ctl);
+    avx_32(V32(b + 32), 32, &t, &l, &not_ctl);
+    *not_tchar = t, *lf = l, *ctl = ~not_ctl;
+}
+AVX static size_t avx2_fill(struct scanner *s, size_t block, size_t max)
+{
+    return fill_with(s, block, max, avx2_classify);
 }
 AVX static uint64_t avx2_target(const char *b)
 {
@@ -462,8 +503,9 @@ static void scanner_init(struct scanner *s, const char *buf, size_t len)
     s->buf = buf;
     s->len = len;
     s->base = s->n = 0;
-    s->checked = 0;
     s->clean_end = len;
+    s->carry_at = 0;
+    s->name_carry = 0;
     s->target_block = SIZE_MAX;
 }
 
@@ -472,19 +514,9 @@ static void scanner_init(struct scanner *s, const char *buf, size_t len)
  * a NUL is in no class, which is what bytes past len must read as. */
 static void refill(struct scanner *s, size_t block)
 {
-    size_t at = block * BLOCK, full = (s->len - at) / BLOCK;
+    size_t left = (s->len - block * BLOCK + BLOCK - 1) / BLOCK;
     s->base = block;
-    s->n = full ? active->fill(s, s->buf + at, block, full < WINDOW ? full
-                                                                   : WINDOW)
-                : 0;
-    /* All the full blocks classified, the head's end not seen in them, and
-     * room left: the partial block too, now rather than in another call
-     * (a small request is often two full blocks and a partial one). */
-    if (s->n == full && full < WINDOW && at + full * BLOCK < s->len) {
-        char tail[BLOCK] = {0};
-        memcpy(tail, s->buf + at + full * BLOCK, s->len - at - full * BLOCK);
-        s->n += active->fill(s, tail, block + full, 1);
-    }
+    s->n = active->fill(s, block, left < WINDOW ? left : WINDOW);
 }
 
 static uint64_t load_target(struct scanner *s, size_t block)
@@ -498,27 +530,26 @@ static uint64_t load_target(struct scanner *s, size_t block)
     return s->target_mask = active->target(tail);
 }
 
-/* Question q's mask for a block (block * BLOCK < len). */
-static inline uint64_t mask_of(struct scanner *s, size_t block, int q)
+/* The EVENTS of a block (block * BLOCK < len). */
+static inline uint64_t events_of(struct scanner *s, size_t block)
 {
-    if (q == NOT_TARGET)
-        return block == s->target_block ? s->target_mask
-                                        : load_target(s, block);
     size_t i = block - s->base;  /* wraps round if block < base */
     if (i >= s->n) {
         refill(s, block);
         i = 0;
     }
-    return s->win[i][q];
+    return s->win[i];
 }
 
-/* The offset of the first byte at or after pos that is not in the class
- * asked about (q), or a value >= len if there is none in the buffer. */
-static inline size_t scan(struct scanner *s, size_t pos, int q)
+/* The offset of the first byte at or after pos that is not a request-
+ * target byte, or a value >= len if there is none in the buffer. */
+static size_t target_end(struct scanner *s, size_t pos)
 {
     while (pos < s->len) {
         size_t block = pos / BLOCK;
-        uint64_t m = mask_of(s, block, q) >> (pos % BLOCK);
+        uint64_t m = (block == s->target_block ? s->target_mask
+                                               : load_target(s, block)) >>
+                     (pos % BLOCK);
         if (m)
             return pos + (size_t)__builtin_ctzll(m);
         pos = (block + 1) * BLOCK;
@@ -526,35 +557,37 @@ static inline size_t scan(struct scanner *s, size_t pos, int q)
     return pos;
 }
 
-/* The line iterator: the LFs of the buffer in order, from the LF mask
- * alone. Finding the next line's end is "clear the lowest bit, count
- * trailing zeros": it does not wait for the previous line's name and value
- * to be scanned, so the CPU can work on several lines at once. It lives in
- * the walk's own locals, not in the scanner, so that it stays in registers
- * (the scanner's address is passed to refill, and the header slices the
- * walk stores could, for all the compiler knows, land in it). */
-struct lines {
+/* The event iterator: the EVENTS of the buffer in order. The next one is
+ * "clear the lowest bit, count trailing zeros": it does not wait for the
+ * previous line's name and value to be looked at, so the CPU can work on
+ * several lines at once. It lives in the walk's own locals, not in the
+ * scanner, so that it stays in registers (the scanner's address is passed
+ * to refill, and the header slices the walk stores could, for all the
+ * compiler knows, land in it). */
+struct events {
     size_t block;   /* the block it is in */
-    uint64_t left;  /* that block's LFs not yet handed out */
+    uint64_t left;  /* that block's events not yet handed out */
 };
 
-static void lines_from(struct scanner *s, struct lines *ln, size_t pos)
+/* Start the iterator at pos, which must be a line start (0 or after a LF):
+ * events are only defined relative to line starts. */
+static void events_from(struct scanner *s, struct events *ev, size_t pos)
 {
-    ln->block = pos / BLOCK;
-    ln->left = pos < s->len
-        ? mask_of(s, ln->block, IS_LF) & ~0ull << (pos % BLOCK) : 0;
+    ev->block = pos / BLOCK;
+    ev->left = pos < s->len
+        ? events_of(s, ev->block) & ~0ull << (pos % BLOCK) : 0;
 }
 
-/* The next LF the iterator has not handed out, or len if none is left. */
-static inline size_t next_lf(struct scanner *s, struct lines *ln)
+/* The next event not handed out yet, or len if none is left. */
+static inline size_t next_event(struct scanner *s, struct events *ev)
 {
-    while (!ln->left) {
-        if ((ln->block + 1) * BLOCK >= s->len)
+    while (!ev->left) {
+        if ((ev->block + 1) * BLOCK >= s->len)
             return s->len;
-        ln->left = mask_of(s, ++ln->block, IS_LF);
+        ev->left = events_of(s, ++ev->block);
     }
-    size_t e = ln->block * BLOCK + (size_t)__builtin_ctzll(ln->left);
-    ln->left &= ln->left - 1;
+    size_t e = ev->block * BLOCK + (size_t)__builtin_ctzll(ev->left);
+    ev->left &= ev->left - 1;
     return e;
 }
 
@@ -777,8 +810,27 @@ static inline int name_is(ducta_slice name, const char *lit, size_t n)
 }
 #define NAME_IS(name, lit) name_is((name), (lit), sizeof(lit) - 1)
 
-static inline ssize_t note_field(struct framing *f, struct ducta_request *req,
-                                 ducta_slice name, ducta_slice value)
+/* Can this name be one note_field looks at? One load and compare per
+ * field instead of a jump table: most names a browser sends are not
+ * framing fields, and several share a length with one (Accept, Expect;
+ * User-Agent, Connection; Sec-Fetch-Mode, Content-Length). Reading four
+ * bytes is safe even for a shorter name: its line holds ':' and CRLF. */
+static inline int maybe_framing(ducta_slice name)
+{
+    static const char heads[18][4] = {
+        [4] = {'h', 'o', 's', 't'},  [6] = {'e', 'x', 'p', 'e'},
+        [10] = {'c', 'o', 'n', 'n'}, [14] = {'c', 'o', 'n', 't'},
+        [17] = {'t', 'r', 'a', 'n'}};
+    return name.len < 18 &&
+           (word4(name.ptr) | 0x20202020u) == word4(heads[name.len]);
+}
+
+/* Out of line: it is rare, and its calls would otherwise crowd the walk's
+ * registers. */
+__attribute__((noinline)) static ssize_t note_field(struct framing *f,
+                                                    struct ducta_request *req,
+                                                    ducta_slice name,
+                                                    ducta_slice value)
 {
     int rc;
     switch (name.len) {
@@ -907,6 +959,87 @@ static int may_have_ended(const char *buf, size_t from, size_t len)
     return 0;
 }
 
+/* The walk's fast path, apart so that it is a leaf: with no call in its
+ * loop, the compiler keeps its state in registers, above all the event
+ * iterator's mask, which each event's "clear the lowest bit" hands on to
+ * the next. Inside the walk, which must call out (refills, note_field),
+ * that state was spilled to the stack, and every event waited for a store
+ * and a load. It takes the field lines that need nothing but slicing: both
+ * events in the window, clean (see struct scanner), within the limits. It
+ * stops, at *pp the start of the line after the last it took, and returns
+ *   CLEAN_FRAMING  after a line whose name may be a framing field: the
+ *                  walk gives it to note_field and calls again;
+ *   CLEAN_END      at the CRLF that ends the head, *pp after it;
+ *   CLEAN_OTHER    at a line that needs more, not begun: the walk restarts
+ *                  its iterator there and takes that line itself.
+ * So every result is the walk's own. */
+enum { CLEAN_OTHER, CLEAN_FRAMING, CLEAN_END };
+__attribute__((noinline)) static int
+clean_fields(const struct scanner *s, size_t *pp, struct ducta_request *req,
+             size_t max_head, size_t max_headers)
+{
+    size_t p = *pp;
+    int stop = CLEAN_OTHER;
+    /* Few live values, so that none is spilled: the window as a pointer
+     * and the offset of its block, one bound for lf (the clean one and
+     * the limit on the head's length), one for the header slots. */
+    const char *buf = s->buf;
+    const uint64_t *w = s->win + (p / BLOCK - s->base);
+    const uint64_t *const wend = s->win + s->n;
+    size_t at = p / BLOCK * BLOCK;
+    uint64_t left = *w & ~0ull << (p % BLOCK);
+    const size_t lf_end = s->clean_end < max_head ? s->clean_end : max_head;
+    ducta_header *h = req->headers + req->nheaders;
+    ducta_header *const hend = req->headers + max_headers;
+    for (;;) {
+        while (!left) {
+            if (++w >= wend)
+                goto out;
+            left = *w;
+            at += BLOCK;
+        }
+        size_t n = at + (size_t)__builtin_ctzll(left);
+        left &= left - 1;
+        while (!left) {
+            if (++w >= wend)
+                goto out;
+            left = *w;
+            at += BLOCK;
+        }
+        size_t lf = at + (size_t)__builtin_ctzll(left);
+        left &= left - 1;
+        /* lf < clean_end <= len first: then n < lf is in the buffer too */
+        if (lf >= lf_end || buf[n] != ':' || n == p || h >= hend) {
+            /* the empty line: CR is not a tchar, so its first event is
+             * its first byte, and its LF is the byte after */
+            if (n == p && lf == p + 1 && buf[p] == '\r') {
+                p += 2;
+                stop = CLEAN_END;
+            }
+            goto out;
+        }
+        if (buf[lf - 1] != '\r')
+            goto out;
+        ducta_slice name = {buf + p, n - p};
+        /* OWS: most often one SP before the value and none after it */
+        size_t vs = n + 1 + (buf[n + 1] == ' '), ve = lf - 1;
+        while (IS(buf[vs], C_OWS))
+            vs++;
+        while (ve > vs && IS(buf[ve - 1], C_OWS))
+            ve--;
+        *h++ = (ducta_header){name, {buf + vs, ve - vs}};
+        p = lf + 1;
+        if (maybe_framing(name)) {
+            stop = CLEAN_FRAMING;
+            goto out;
+        }
+    }
+out:
+    req->nheaders = (size_t)(h - req->headers);
+    *pp = p;
+    return stop;
+}
+
 ssize_t ducta_parse_request(struct ducta_parser *ps,
                             const struct ducta_limits *lim, const char *buf,
                             size_t len, struct ducta_request *req)
@@ -920,17 +1053,29 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
     }
     struct scanner s;
     scanner_init(&s, buf, len);
-    memset(req, 0, offsetof(struct ducta_request, headers));
+    /* Field by field, not memset: the params array is the router's (it
+     * sets nparams), and a memset of the rest still compiles to `rep stos`
+     * (at -O2 for a generic x86-64), slow to start: about 10 ns here. */
+    static const ducta_slice none = {0};
+    req->method = req->target = req->path = req->query = none;
+    req->authority = req->body = none;
+    req->minor_version = req->keep_alive = req->chunked = 0;
+    req->expect_continue = 0;
+    req->content_length = 0;
+    req->nparams = req->nheaders = 0;
 
-    /* request-line = method SP request-target SP HTTP-version CRLF (§3) */
-    size_t p = scan(&s, 0, NOT_TCHAR);
+    /* request-line = method SP request-target SP HTTP-version CRLF (§3)
+     * The method ends at the first event: the first non-tchar byte. */
+    struct events ev;
+    events_from(&s, &ev, 0);
+    size_t p = next_event(&s, &ev);
     if (p >= len)
         return incomplete(lim, ps, len, 1);
     if (buf[p] != ' ' || p == 0)
         return -400;
     req->method = (ducta_slice){buf, p};
     size_t t = p + 1;
-    p = scan(&s, t, NOT_TARGET);
+    p = target_end(&s, t);
     if (p >= len)
         return incomplete(lim, ps, len, 1);
     if (buf[p] != ' ' || p == t)
@@ -963,55 +1108,67 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
         return rc;
 
     /* field-line = field-name ":" OWS field-value OWS CRLF (§5)
-     * Each line's end comes from the line iterator, not from the scan of
-     * the line before it (see next_lf). */
-    struct lines ln;
-    lines_from(&s, &ln, p);
+     * Each line is two events: where its name ends, where it ends. Neither
+     * is found by a scan from the start of the line (see note_block).
+     * clean_fields takes the lines it can; the rest of the loop takes one
+     * line it could not, byte-exact, and reports what is wrong with it. */
     /* Limits in locals: the header slices stored below are size_t, so the
      * compiler would otherwise reload *lim after every store. */
     const size_t max_head = lim->max_head, max_headers = lim->max_headers;
     struct framing f = {0};
     for (;;) {
-        if (p >= len)
-            return incomplete(lim, ps, len, 0);
-        if (buf[p] == '\r') {
-            if (p + 1 >= len)
-                return incomplete(lim, ps, len, 0);
-            if (buf[p + 1] != '\n')
-                return -400;
-            p += 2;
-            break;
+        if (p < len && p / BLOCK - s.base < s.n) {
+            int stop = clean_fields(&s, &p, req, max_head, max_headers);
+            if (stop == CLEAN_END)
+                break;
+            if (stop == CLEAN_FRAMING) {
+                const ducta_header *hd = &req->headers[req->nheaders - 1];
+                if ((rc = note_field(&f, req, hd->name, hd->value)) != 0)
+                    return rc;
+                continue;
+            }
         }
-        size_t n = scan(&s, p, NOT_TCHAR);
+        events_from(&s, &ev, p);
+        size_t n = next_event(&s, &ev);  /* the first non-tchar byte */
         if (n >= len)
             return incomplete(lim, ps, len, 0);
-        /* anything but ':' here — SP before the colon, a leading SP (obs-
-         * fold), a bare LF, a control byte — is a 400 (§5.1, §5.2) */
-        if (buf[n] != ':' || n == p)
+        if (buf[n] != ':' || n == p) {
+            /* the empty line that ends the head (CR is not a tchar, so
+             * the line's first event is its first byte) */
+            if (n == p && buf[p] == '\r') {
+                if (p + 1 >= len)
+                    return incomplete(lim, ps, len, 0);
+                if (buf[p + 1] != '\n')
+                    return -400;
+                p += 2;
+                break;
+            }
+            /* anything else but ':' here — SP before the colon, a leading
+             * SP (obs-fold), a bare LF, a control byte — is a 400 (§5.1,
+             * §5.2) */
             return -400;
+        }
         ducta_slice name = {buf + p, n - p};
-        p = n + 1;
-        while (p < len && (buf[p] == ' ' || buf[p] == '\t'))
-            p++;
-        size_t vs = p;
+        size_t vs = n + 1;
         /* The value ends at the first byte a value cannot hold. If the
-         * line's LF is before clean_end, the line holds no control byte and
-         * no CR or LF but the CRLF ending it (see struct scanner), so that
-         * byte is the CR before the LF, and there is nothing to check.
-         * Otherwise (an error, or no LF yet) find it byte by byte and check
-         * what it is. */
-        size_t lf = next_lf(&s, &ln);
-        if (lf < s.clean_end) {
+         * line's LF is before clean_end and a CR is before the LF, the line
+         * holds no control byte but that CR (see struct scanner), so the
+         * value ends there, and there is nothing to check (the CR also
+         * stops the OWS loop). Otherwise (an error, or no LF yet) find its
+         * end byte by byte and check what it is. */
+        size_t lf = next_event(&s, &ev);  /* the LF after the colon */
+        if (lf < s.clean_end && buf[lf - 1] == '\r') {
+            while (buf[vs] == ' ' || buf[vs] == '\t')
+                vs++;
             p = lf - 1;
         } else {
+            while (vs < len && (buf[vs] == ' ' || buf[vs] == '\t'))
+                vs++;
             p = value_end(buf, vs, len);
             if (p + 1 >= len)
                 return incomplete(lim, ps, len, 0);
             if (buf[p] != '\r' || buf[p + 1] != '\n')
                 return -400;  /* bare CR, bare LF, NUL or another control */
-            if (p + 1 != lf)  /* cannot happen: a valid line ends at its
-                               * first LF; kept so the walk stays right */
-                lines_from(&s, &ln, p + 2);
         }
         size_t ve = p;
         while (ve > vs && (buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
@@ -1021,7 +1178,7 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
             return -431;
         ducta_slice value = {buf + vs, ve - vs};
         req->headers[req->nheaders++] = (ducta_header){name, value};
-        if ((rc = note_field(&f, req, name, value)) != 0)
+        if (maybe_framing(name) && (rc = note_field(&f, req, name, value)))
             return rc;
     }
     if (p > lim->max_head)
