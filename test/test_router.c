@@ -10,7 +10,9 @@
  *      generated table of 1000 routes are compiled with router.c into
  *      test/routes/checker.c, which answers lookups on stdin, and every
  *      answer is compared with what the table means (precedence, params,
- *      405 Allow lists, and that what is not a route is not found).
+ *      405 Allow lists, and that what is not a route is not found); then
+ *      random tables, every short path under five methods, against a slow
+ *      and obvious reference of the same rules.
  *   3. The example app: built by build.sh with ROUTES and APP, started,
  *      and asked over 127.0.0.1 with curl.
  *
@@ -470,6 +472,175 @@ Test(routegen, a_thousand_routes_all_found, .timeout = 120)
     write_file(table_path, big_table);
     build_checker(table_path);
     expect_answers(big_lookups, big_want);
+    remove_dir();
+}
+
+/* Random tables against a reference: the rules of router.c's opening
+ * comment, written the slow and obvious way. Among the routes whose pattern
+ * matches the path, those with a handler for the method (HEAD: a HEAD
+ * route, else GET's); of those, the one whose segment kinds (static 0,
+ * :param 1, *wildcard 2) are first in lexicographic order; if none, 405
+ * with every matching route's methods, or 404. */
+enum { RANDOM_TABLES = 6, RANDOM_ROUTES = 30, RANDOM_DEPTH = 3 };
+
+static const char *const methods7[] = {"GET", "HEAD", "POST", "PUT",
+                                       "DELETE", "PATCH", "OPTIONS"};
+
+struct rroute {
+    int method;       /* index in methods7 */
+    char pat[64];
+};
+
+/* Does pat match path? Fills the segment kinds and the captures the way
+ * the checker prints them (" name=value"). */
+static int ref_match(const char *pat, const char *path, int *kinds, int *nk,
+                     char *caps, size_t capsz)
+{
+    const char *p = pat + 1, *q = path + 1;
+    size_t cl = 0;
+    *nk = 0;
+    caps[0] = 0;
+    for (;;) {
+        const char *pe = p + strcspn(p, "/"), *qe = q + strcspn(q, "/");
+        if (*p == '*') {
+            kinds[(*nk)++] = 2;
+            snprintf(caps + cl, capsz - cl, " %.*s=%s", (int)(pe - p - 1), p + 1, q);
+            return 1;
+        }
+        if (*p == ':') {
+            if (qe == q)
+                return 0;
+            kinds[(*nk)++] = 1;
+            cl += (size_t)snprintf(caps + cl, capsz - cl, " %.*s=%.*s",
+                                   (int)(pe - p - 1), p + 1, (int)(qe - q), q);
+        } else {
+            if (pe - p != qe - q || memcmp(p, q, (size_t)(pe - p)) != 0)
+                return 0;
+            kinds[(*nk)++] = 0;
+        }
+        if (!*pe || !*qe)
+            return !*pe && !*qe;
+        p = pe + 1;
+        q = qe + 1;
+    }
+}
+
+static void ref_answer(const struct rroute *rs, size_t n, int m, const char *path,
+                       char *ans, size_t cap)
+{
+    int best = -1, bk[16], bnk = 0;
+    unsigned seen = 0;
+    static char bcaps[256], caps[256];
+    for (size_t i = 0; i < n; i++) {
+        int k[16], nk;
+        if (!ref_match(rs[i].pat, path, k, &nk, caps, sizeof caps))
+            continue;
+        seen |= 1u << rs[i].method;
+        if (rs[i].method == 0)
+            seen |= 1u << 1;  /* GET brings HEAD */
+        int has = rs[i].method == m;
+        if (m == 1 && rs[i].method == 0) {  /* HEAD by GET, unless a HEAD route */
+            has = 1;
+            for (size_t j = 0; j < n; j++)
+                if (rs[j].method == 1 && strcmp(rs[j].pat, rs[i].pat) == 0)
+                    has = 0;
+        }
+        if (!has)
+            continue;
+        int better = best < 0;
+        for (int j = 0; !better && j < nk && j < bnk; j++) {
+            if (k[j] != bk[j]) {
+                better = k[j] < bk[j];
+                break;
+            }
+        }
+        if (better) {
+            best = (int)i;
+            bnk = nk;
+            memcpy(bk, k, sizeof k);
+            strcpy(bcaps, caps);
+        }
+    }
+    if (best >= 0) {
+        snprintf(ans, cap, "r%d%s\n", best, bcaps);
+    } else if (seen) {
+        size_t l = (size_t)snprintf(ans, cap, "405");
+        const char *sep = " ";
+        for (int i = 0; i < 7; i++)
+            if (seen & 1u << i) {
+                l += (size_t)snprintf(ans + l, cap - l, "%s%s", sep, methods7[i]);
+                sep = ", ";
+            }
+        snprintf(ans + l, cap - l, "\n");
+    } else {
+        snprintf(ans, cap, "404\n");
+    }
+}
+
+Test(routegen, random_tables_agree_with_a_reference, .timeout = 120)
+{
+    make_dir();
+    static const char *const segs[] = {"a", "b", "c"};
+    static const char *const asked[] = {"a", "b", "c", "d", ""};
+    static struct rroute rs[RANDOM_ROUTES];
+    static char table[OUT_CAP], path[300], ans[512];
+    uint64_t rng = 1;
+    for (int t = 0; t < RANDOM_TABLES; t++) {
+        size_t n = 0, tl = 0, l = 0, w = 0;
+        for (int tries = 0; n < RANDOM_ROUTES && tries < 1000; tries++) {
+            struct rroute r = {0};
+            rng = rng * 6364136223846793005u + 1442695040888963407u;
+            uint64_t x = rng >> 16;
+            r.method = (int)(x % 7);
+            x /= 7;
+            int depth = 1 + (int)(x % RANDOM_DEPTH);
+            x /= RANDOM_DEPTH;
+            size_t pl = 0;
+            for (int d = 0; d < depth; d++, x /= 20) {
+                /* of 20: 12 static, 5 :param, 3 *wildcard; the first
+                 * segment static, so that some paths match nothing */
+                int kind = d == 0 ? (int)(x % 12) : (int)(x % 20);
+                if (kind < 12)
+                    pl += (size_t)snprintf(r.pat + pl, sizeof r.pat - pl, "/%s", segs[kind % 3]);
+                else if (kind < 17)
+                    pl += (size_t)snprintf(r.pat + pl, sizeof r.pat - pl, "/:p%d", d);
+                else {
+                    snprintf(r.pat + pl, sizeof r.pat - pl, "/*w%d", d);
+                    break;
+                }
+            }
+            int dup = 0;
+            for (size_t i = 0; i < n; i++)
+                dup |= rs[i].method == r.method && strcmp(rs[i].pat, r.pat) == 0;
+            if (!dup)
+                rs[n++] = r;
+        }
+        for (size_t i = 0; i < n; i++)
+            ADD(table, tl, "%s %s r%zu\n", methods7[rs[i].method], rs[i].pat, i);
+        /* every path of up to RANDOM_DEPTH + 1 asked segments, five methods */
+        l = w = 0;
+        for (int depth = 1; depth <= RANDOM_DEPTH + 1; depth++) {
+            int total = 1;
+            for (int d = 0; d < depth; d++)
+                total *= 5;
+            for (int c = 0; c < total; c++) {
+                size_t pl = 0;
+                for (int d = 0, v = c; d < depth; d++, v /= 5)
+                    pl += (size_t)snprintf(path + pl, sizeof path - pl, "/%s", asked[v % 5]);
+                static const int ms[] = {0, 1, 2, 4, -1};
+                for (int k = 0; k < 5; k++) {
+                    ADD(big_lookups, l, "%s %s\n", ms[k] < 0 ? "FOO" : methods7[ms[k]], path);
+                    ref_answer(rs, n, ms[k], path, ans, sizeof ans);
+                    ADD(big_want, w, "%s", ans);
+                }
+            }
+        }
+        static char table_path[300];
+        snprintf(table_path, sizeof table_path, "%s/random%d.def", dir, t);
+        write_file(table_path, table);
+        build_checker(table_path);
+        expect_answers(big_lookups, big_want);
+    }
     remove_dir();
 }
 
