@@ -169,7 +169,8 @@ struct scanner {
     uint64_t name_carry;  /* offset: see note_block */
     size_t target_block;  /* the one block NOT_TARGET is known for */
     uint64_t target_mask;
-    uint64_t win[WINDOW]; /* the EVENTS of each block in the window */
+    uint64_t win[WINDOW + 1]; /* the EVENTS of each block in the window,
+                               * then a sentinel (see clean_fields) */
 };
 
 /* What a fill carries from block to block. It is copied out of the
@@ -517,6 +518,7 @@ static void refill(struct scanner *s, size_t block)
     size_t left = (s->len - block * BLOCK + BLOCK - 1) / BLOCK;
     s->base = block;
     s->n = active->fill(s, block, left < WINDOW ? left : WINDOW);
+    s->win[s->n] = 3;  /* two events just past the window */
 }
 
 static uint64_t load_target(struct scanner *s, size_t block)
@@ -966,44 +968,54 @@ static int may_have_ended(const char *buf, size_t from, size_t len)
  * that state was spilled to the stack, and every event waited for a store
  * and a load. It takes the field lines that need nothing but slicing: both
  * events in the window, clean (see struct scanner), within the limits. It
- * stops, at *pp the start of the line after the last it took, and returns
+ * starts at c->p with the header slot c->h, takes lines while an LF is
+ * before lf_end (the head's length limit) and a slot is before hend. It
+ * stops, with c->p the start of the line after the last it took, and
+ * returns
  *   CLEAN_FRAMING  after a line whose name may be a framing field: the
  *                  walk gives it to note_field and calls again;
- *   CLEAN_END      at the CRLF that ends the head, *pp after it;
+ *   CLEAN_END      at the CRLF that ends the head, c->p after it;
  *   CLEAN_OTHER    at a line that needs more, not begun: the walk restarts
  *                  its iterator there and takes that line itself.
  * So every result is the walk's own. */
 enum { CLEAN_OTHER, CLEAN_FRAMING, CLEAN_END };
+/* In and out through one pointer: one register held for the exit, not
+ * two (an earlier version took p and req apart, and spilled in the loop). */
+struct cursor {
+    size_t p;        /* the start of the next line */
+    ducta_header *h; /* the next header slot */
+};
 __attribute__((noinline)) static int
-clean_fields(const struct scanner *s, size_t *pp, struct ducta_request *req,
-             size_t max_head, size_t max_headers)
+clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
+             ducta_header *const hend)
 {
-    size_t p = *pp;
+    size_t p = c->p;
+    ducta_header *h = c->h;
     int stop = CLEAN_OTHER;
     /* Few live values, so that none is spilled: the window as a pointer
-     * and the offset of its block, one bound for lf (the clean one and
-     * the limit on the head's length), one for the header slots. */
+     * and the offset of its block, one bound for lf (the clean one, the
+     * limit on the head's length and the window's end), one for the
+     * header slots. */
     const char *buf = s->buf;
     const uint64_t *w = s->win + (p / BLOCK - s->base);
-    const uint64_t *const wend = s->win + s->n;
     size_t at = p / BLOCK * BLOCK;
     uint64_t left = *w & ~0ull << (p % BLOCK);
-    const size_t lf_end = s->clean_end < max_head ? s->clean_end : max_head;
-    ducta_header *h = req->headers + req->nheaders;
-    ducta_header *const hend = req->headers + max_headers;
+    /* The window ends with a sentinel, two events just past it, and lf
+     * must be before the window's end too: so the loops below need no
+     * check of the window's end. */
+    if (lf_end > s->clean_end)
+        lf_end = s->clean_end;
+    if (lf_end > (s->base + s->n) * BLOCK)
+        lf_end = (s->base + s->n) * BLOCK;
     for (;;) {
         while (!left) {
-            if (++w >= wend)
-                goto out;
-            left = *w;
+            left = *++w;
             at += BLOCK;
         }
         size_t n = at + (size_t)__builtin_ctzll(left);
         left &= left - 1;
         while (!left) {
-            if (++w >= wend)
-                goto out;
-            left = *w;
+            left = *++w;
             at += BLOCK;
         }
         size_t lf = at + (size_t)__builtin_ctzll(left);
@@ -1011,8 +1023,9 @@ clean_fields(const struct scanner *s, size_t *pp, struct ducta_request *req,
         /* lf < clean_end <= len first: then n < lf is in the buffer too */
         if (lf >= lf_end || buf[n] != ':' || n == p || h >= hend) {
             /* the empty line: CR is not a tchar, so its first event is
-             * its first byte, and its LF is the byte after */
-            if (n == p && lf == p + 1 && buf[p] == '\r') {
+             * its first byte, and its LF is the byte after (a real LF,
+             * not the sentinel: lf < lf_end) */
+            if (n == p && lf == p + 1 && lf < lf_end && buf[p] == '\r') {
                 p += 2;
                 stop = CLEAN_END;
             }
@@ -1023,9 +1036,9 @@ clean_fields(const struct scanner *s, size_t *pp, struct ducta_request *req,
         ducta_slice name = {buf + p, n - p};
         /* OWS: most often one SP before the value and none after it */
         size_t vs = n + 1 + (buf[n + 1] == ' '), ve = lf - 1;
-        while (IS(buf[vs], C_OWS))
+        while (buf[vs] == ' ' || buf[vs] == '\t')
             vs++;
-        while (ve > vs && IS(buf[ve - 1], C_OWS))
+        while (ve > vs && (buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
             ve--;
         *h++ = (ducta_header){name, {buf + vs, ve - vs}};
         p = lf + 1;
@@ -1035,8 +1048,8 @@ clean_fields(const struct scanner *s, size_t *pp, struct ducta_request *req,
         }
     }
 out:
-    req->nheaders = (size_t)(h - req->headers);
-    *pp = p;
+    c->p = p;
+    c->h = h;
     return stop;
 }
 
@@ -1118,7 +1131,11 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
     struct framing f = {0};
     for (;;) {
         if (p < len && p / BLOCK - s.base < s.n) {
-            int stop = clean_fields(&s, &p, req, max_head, max_headers);
+            struct cursor c = {p, req->headers + req->nheaders};
+            int stop = clean_fields(&s, &c, max_head,
+                                    req->headers + max_headers);
+            p = c.p;
+            req->nheaders = (size_t)(c.h - req->headers);
             if (stop == CLEAN_END)
                 break;
             if (stop == CLEAN_FRAMING) {
