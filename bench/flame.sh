@@ -73,6 +73,7 @@ FLAME_STEPS_NGINX=(
     "  of which loopback delivery to the client (softirq)=net_rx_action"
     "request set-up and tear-down (ngx_http_create_request, ngx_http_free_request)=ngx_http_create_request|ngx_http_free_request"
     "memory pools and malloc (ngx_*alloc, ngx_*pool, brk)=ngx_palloc|ngx_pnalloc|ngx_pcalloc|ngx_memalign|ngx_pfree|ngx_create_pool|ngx_destroy_pool|ngx_reset_pool|__do_sys_brk"
+    "  the last two together=ngx_http_create_request|ngx_http_free_request|ngx_palloc|ngx_pnalloc|ngx_pcalloc|ngx_memalign|ngx_pfree|ngx_create_pool|ngx_destroy_pool|ngx_reset_pool|__do_sys_brk"
 )
 
 FLAME_SYSCTL_OLD=()
