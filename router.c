@@ -141,10 +141,10 @@ static ducta_handler walk(uint32_t n, const char *s, const char *end, int m,
         *seen |= nd->mask;
         return m >= 0 ? nd->h[m] : NULL;
     }
-    const char *e = memchr(s, '/', (size_t)(end - s));
-    const char *next = e ? e + 1 : NULL;
-    if (!e)
-        e = end;
+    const char *e = s;
+    while (e < end && *e != '/')  /* segments are short: no memchr call */
+        e++;
+    const char *next = e < end ? e + 1 : NULL;
     ducta_handler h;
     uint32_t k = nd->nedges ? edge_lookup(n, s, (size_t)(e - s)) : 0;
     if (k && (h = walk(k, next, end, m, req, seen)))
