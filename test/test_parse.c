@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ducta.h"
@@ -210,6 +211,69 @@ Test(parse, field_rejections)
         cr_assert_eq(parse("GET / HTTP/1.1\r\n: a\r\nHost: a\r\n\r\n"), -400);
         /* obs-text is allowed in values (§5.5) */
         cr_assert_gt(parse("GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\r\n\r\n"), 0);
+    }
+}
+
+/* The scanner keeps per 64-byte block which bytes end a name and which end
+ * a line, and carries a name that runs past a block's end into the next
+ * one: a field name of every length from 1 to 130, so that its end falls
+ * at every offset of a block, and across the boundary of a second one. */
+Test(parse, field_names_of_every_length_across_blocks)
+{
+    EACH_LEVEL {
+        for (size_t n = 1; n <= 130; n++) {
+            char in[512], name[140];
+            memset(name, 'x', n);
+            name[n] = 0;
+            int len = snprintf(in, sizeof in,
+                               "GET / HTTP/1.1\r\nHost: a\r\n%s: v \r\n\r\n",
+                               name);
+            cr_assert_eq(parse(in), len, "name of %zu bytes", n);
+            cr_assert_eq(req.nheaders, 2);
+            cr_assert_eq(req.headers[1].name.len, n);
+            cr_assert(slice_eq(req.headers[1].value, "v"));
+            /* the same with a space before the colon: 400 wherever it is */
+            name[n - 1] = ' ';
+            snprintf(in, sizeof in,
+                     "GET / HTTP/1.1\r\nHost: a\r\n%s: v\r\n\r\n", name);
+            cr_assert_eq(parse(in), -400, "name of %zu bytes", n);
+        }
+    }
+}
+
+/* A head cut right after a line's LF is not complete, whatever the length
+ * (around block boundaries, where the scanner's window ends), even when
+ * the bytes after the cut, which the parser must not look at, would end
+ * it. (A version of the walk read one byte past the buffer there, at 63,
+ * 127, 191 bytes, and took it for the CR of the last line.) */
+Test(parse, head_cut_after_a_line_is_incomplete_at_every_length)
+{
+    EACH_LEVEL {
+        for (size_t len = 40; len <= 200; len++) {
+            char *in = malloc(len + 2);
+            cr_assert_not_null(in);
+            int k = snprintf(in, len + 1, "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+            memset(in + k, 'v', len - 2 - (size_t)k);
+            memcpy(in + len - 2, "\r\n\r\n", 4);
+            cr_assert_eq(parse_n(in, len), 0, "%zu bytes", len);
+            cr_assert_eq(parse_n(in, len + 2), (ssize_t)(len + 2), "%zu bytes", len);
+            cr_assert_eq(req.headers[1].value.len, len - 2 - (size_t)k);
+            free(in);
+        }
+    }
+}
+
+/* What the block-wide checks leave to the walk: a control byte or a bare
+ * CR right before a LF, at the end of the head or of a line. */
+Test(parse, control_byte_right_before_a_line_feed)
+{
+    EACH_LEVEL {
+        cr_assert_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nX: b\x01\n\r\n"), -400);
+        cr_assert_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nX: b\r\r\n\r\n"), -400);
+        cr_assert_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nX: \r\r\n\r\n"), -400);
+        cr_assert_eq(parse("GET / HTTP/1.1\r\nHost: a\r\n\x01\n\r\n"), -400);
+        cr_assert_eq(parse("GET / HTTP/1.1\r\nHost: a\r\n\r\r\n"), -400);
+        cr_assert_eq(parse("GET / HTTP/1.1\r\nHost: a\x7f\n\r\n"), -400);
     }
 }
 
