@@ -439,7 +439,8 @@ fds_of() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
 # The medians, one line per scenario and server, into $TMP/medians.tsv:
 #  1 scenario 2 server 3 req/s 4 min 5 max 6 p50_us 7 p99_us 8 p99.9_us
-#  9 CPU_us_per_request 10 server_util 11 client_util 12 rss_kb 13 fds
+#  9 CPU_us_per_request 10 server_util 11 client_util 12 rss_kb (round 1's)
+#  13 fds
 #  14 flagged_runs 15 noisy_runs
 http_medians() {
     awk -F'\t' '
@@ -461,7 +462,10 @@ http_medians() {
             add(k SUBSEP "rps", $4); add(k SUBSEP "p50", $5); add(k SUBSEP "p99", $6)
             add(k SUBSEP "p999", $7); add(k SUBSEP "cpu", $8 > 0 ? $9 / $8 * 1e6 : 0)
             add(k SUBSEP "su", $10 > 0 ? $9 / $10 : 0); add(k SUBSEP "cu", $10 > 0 ? $11 / $10 : 0)
-            add(k SUBSEP "rss", $13); add(k SUBSEP "fds", $14)
+            # RSS is a high-water mark: the reading of round 1 is the only one
+            # not raised by an earlier run at 10000 connections
+            if ($1 == 1) rss1[k] = $13
+            add(k SUBSEP "fds", $14)
             if ($12 != "-") nflag[k]++
             if ($15 > 0.1 * $10 || $16 > 0.05 * $10) nnoisy[k]++
         }
@@ -472,7 +476,7 @@ http_medians() {
                     kk[1], kk[2], median(k SUBSEP "rps"), ext(k SUBSEP "rps", 0), ext(k SUBSEP "rps", 1),
                     median(k SUBSEP "p50"), median(k SUBSEP "p99"), median(k SUBSEP "p999"),
                     median(k SUBSEP "cpu"), median(k SUBSEP "su"), median(k SUBSEP "cu"),
-                    median(k SUBSEP "rss"), median(k SUBSEP "fds"), nflag[k] + 0, nnoisy[k] + 0
+                    (k in rss1) ? rss1[k] : -1, median(k SUBSEP "fds"), nflag[k] + 0, nnoisy[k] + 0
             }
         }' "$TMP/runs.tsv" >"$TMP/medians.tsv"
 }
@@ -511,6 +515,30 @@ report_http() {
             }
         }' "$m"
     echo
+    echo "## Summary: each server's CPU time per request over ducta's, same run"
+    echo
+    echo "The server's own CPU (utime+stime) per request answered; above 1.00x that server"
+    echo "spent more per request than ducta. Where the load generator is the limit (its core"
+    echo "full before the server's) this is the better measure of the server's cost."
+    echo
+    awk -F'\t' -v servers="$SERVERS" -v scen="$HTTP_SCENARIOS" '
+        { c[$1, $2] = $9 }
+        END {
+            ns = split(servers, sv, " "); nc = split(scen, sc, " ")
+            h = "| scenario | ducta CPU us/req"; u = "|---|--:"
+            for (j = 1; j <= ns; j++) if (sv[j] != "ducta") { h = h " | " sv[j]; u = u "|--:" }
+            print h " |"; print u "|"
+            for (i = 1; i <= nc; i++) {
+                s0 = sc[i]; d = c[s0, "ducta"]
+                line = sprintf("| %s | %.2f", s0, d)
+                for (j = 1; j <= ns; j++) {
+                    s = sv[j]; if (s == "ducta") continue
+                    line = line " | " ((((s0, s) in c) && d > 0) ? sprintf("%.2fx", c[s0, s] / d) : "n/a")
+                }
+                print line " |"
+            }
+        }' "$m"
+    echo
     echo "## Medians over $ROUNDS rounds, per scenario"
     echo
     echo "ducta/this: ducta's median req/s over this server's (above 1.00x: ducta answered"
@@ -518,7 +546,8 @@ report_http() {
     echo "server's CPU time (utime+stime from /proc/PID/stat) per request; ducta/this CPU:"
     echo "this server's CPU per request over ducta's (above 1.00x: ducta spends less)."
     echo "server/client CPU: CPU time over wall time (1.00 = one core busy). RSS and fds:"
-    echo "read one second before the end of the run. flagged: the load generator reported"
+    echo "read one second before the end of the run; RSS of round 1 (a high-water mark: later"
+    echo "rounds come after a run at 10000 connections). flagged: the load generator reported"
     echo "errors, non-2xx answers, or (latency) answered under 95% of the rate; noisy:"
     echo "other processes used over 10% of a core, or steal over 5%, during the run."
     echo

@@ -68,7 +68,7 @@ plot for [i = 1:words(servers)] dir."/conns-".word(servers, i).".dat" using 1:($
 set ylabel "RSS (MiB)"
 set logscale y
 set yrange [*:*]
-set title "server RSS (nginx: its worker)"
+set title "server RSS in round 1 (nginx: its worker)"
 plot for [i = 1:words(servers)] dir."/conns-".word(servers, i).".dat" using 1:3 \
      with linespoints lc rgb color(i) lw 2 pt 7 title word(servers, i)
 unset multiplot
