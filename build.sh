@@ -253,7 +253,8 @@ case $cmd in
         # the first run is a real one: the page in www/ at / (unless --root
         # is given)
         [[ " $* " == *" --root"* ]] || set -- --root www "$@"
-        exec ./ducta "$@" ;;
+        [[ $OUT_BIN == */* ]] || OUT_BIN=./$OUT_BIN
+        exec "$OUT_BIN" "$@" ;;
     test) run_tests ;;
     bench) shift; build_release; exec bench/bench.sh "$@" ;;
     fuzz) run_fuzz "${2:-60}" ;;

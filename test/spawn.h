@@ -90,7 +90,7 @@ static int dial_port(int port)
 /* Run a shell command (printf-style), stderr joined to stdout, which is
  * kept in out[0..cap). Returns its exit status, -1 if it did not exit. */
 static int sh_run(char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4), unused));
 static int sh_run(char *out, size_t cap, const char *fmt, ...)
 {
     char cmd[4096];
