@@ -12,17 +12,21 @@
  *
  * How it is fast — two stages, like simdjson's:
  *   1. The classifier: 64-byte blocks in, bitmasks out (one bit per byte):
- *      which bytes are not token characters, which are LFs, and, reduced to
- *      one position, the first byte no valid header line can hold (a stray
- *      control byte, a LF without its CR). It classifies a run of blocks
- *      per call, up to the end of the head. This is the only code that
- *      differs between the scalar, SSE4.2 and AVX2 levels, so all three
- *      give the same answers by construction (test_differential.c checks).
- *   2. The grammar walk below: a name ends at a count of trailing zeros in
- *      the token mask; a header line ends at the next bit of the LF mask,
- *      found without waiting for the line before it to be scanned; and a
- *      line before that first bad byte needs no check of its value at all.
- *      A 100-byte header value costs no byte comparisons, and the walk has
+ *      which bytes are not token characters, which are LFs, which are
+ *      control bytes. Only the first two are kept, folded into one mask of
+ *      EVENTS: each LF, and the first non-token byte after each line start
+ *      (one addition finds them all: see note_block). The third is reduced
+ *      to one position, the first byte no valid header line can hold. It
+ *      classifies a run of blocks per call, up to the end of the head. Only
+ *      the classifier differs between the scalar, SSE4.2 and AVX2 levels,
+ *      so all three give the same answers by construction
+ *      (test_differential.c checks).
+ *   2. The grammar walk below: a field line is two events, its name's end
+ *      and its LF, each a count of trailing zeros; neither waits for a scan
+ *      from the start of the line. A line before that first bad byte, with
+ *      a CR before its LF, needs no check of its value at all, and a leaf
+ *      loop (clean_fields) takes such lines with its state in registers. A
+ *      100-byte header value costs no byte comparisons, and the walk has
  *      no SIMD in it. Numbers: docs/BENCHMARKS.md, "Parser".
  *
  * Strictness — choices a reader should know about (RFC 9112 sections):
@@ -512,9 +516,8 @@ static void scanner_init(struct scanner *s, const char *buf, size_t len)
     s->target_block = SIZE_MAX;
 }
 
-/* Classify from `block` on (block * BLOCK < len). The last, partial block
- * is copied into zeroes first, so no level reads past the caller's buffer;
- * a NUL is in no class, which is what bytes past len must read as. */
+/* Classify from `block` on (block * BLOCK < len), the last, partial block
+ * included (see fill_with), up to WINDOW blocks or the head's end. */
 static void refill(struct scanner *s, size_t block)
 {
     size_t left = (s->len - block * BLOCK + BLOCK - 1) / BLOCK;
@@ -1038,10 +1041,14 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
         ducta_slice name = {buf + p, n - p};
         /* OWS: most often one SP before the value and none after it */
         size_t vs = n + 1 + (buf[n + 1] == ' '), ve = lf - 1;
-        while (buf[vs] == ' ' || buf[vs] == '\t')
-            vs++;
-        while (ve > vs && (buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
-            ve--;
+        /* one test for the rest, which is rare (a line ends at its CR,
+         * so neither loop runs past the line) */
+        if (__builtin_expect(IS(buf[vs], C_OWS) | IS(buf[ve - 1], C_OWS), 0)) {
+            while (IS(buf[vs], C_OWS))
+                vs++;
+            while (ve > vs && IS(buf[ve - 1], C_OWS))
+                ve--;
+        }
         *h++ = (ducta_header){name, {buf + vs, ve - vs}};
         p = lf + 1;
         if (maybe_framing(name)) {
