@@ -75,7 +75,7 @@ for n in $SIZES; do
     mkdir -p "$d"
     table "$n" >"$d/routes.def"
     "$gen" "$d/routes.def" "$d/routes.h" || die "routegen failed on $d/routes.def"
-    $CC $FLAGS -I. -I"$d" -o "$d/bench_router" bench/bench_router.c router.c ||
+    $CC $FLAGS -I. -I"$d" -o "$d/bench_router" bench/bench_router.c router.c parse.c ||
         die "building bench_router failed"
     say "bench router: $n routes"
     echo "## $n routes (ns per lookup: median, min, max)"
@@ -93,7 +93,7 @@ if git cat-file -e 3735022:router.c 2>/dev/null; then
     $CC $FLAGS -I. -Dducta_route=previous_route -c -o "$d/previous_router.o" \
         "$d/previous_router.c" || die "building the previous router failed"
     $CC $FLAGS -I. -I"$d" -DBENCH_PREVIOUS -o "$d/bench_router" bench/bench_router.c \
-        router.c "$d/previous_router.o" || die "building bench_router --builtin failed"
+        router.c parse.c "$d/previous_router.o" || die "building bench_router --builtin failed"
     say "bench router: built-in routes against the previous router"
     echo "## The benchmark endpoints: ducta_route now and before (ns per lookup: median, min, max)"
     "${pin[@]}" "$d/bench_router" --builtin | tee "$d/result.txt" | sed 's/^/    /'

@@ -253,7 +253,7 @@ static void build_checker(const char *table)
                  "routegen %s: %s", table, out);
     const char *cc = getenv("CC") ? getenv("CC") : "cc";
     cr_assert_eq(run("%s -std=gnu11 -O2 -Wall -Wextra -Werror %s -I. -I%s -o %s/check "
-                     "test/routes/checker.c router.c", cc, CHECKER_SAN, dir, dir), 0,
+                     "test/routes/checker.c router.c parse.c", cc, CHECKER_SAN, dir, dir), 0,
                  "building the checker: %s", out);
 }
 
