@@ -53,7 +53,9 @@ unset xtics
 set xtics nomirror
 unset format
 
-# ---- requests/s and RSS against concurrent connections
+# ---- requests/s and RSS against concurrent connections (when measured)
+has(w) = strstrt(" ".scenarios." ", " ".w." ") > 0
+if (has("keepalive") || has("c1000") || has("c10000")) {
 set output out."/bench-conns.svg"
 set multiplot layout 1, 2 title "keep-alive /plaintext as connections grow (wrk -t1 -cN); RSS read while they are open"
 set logscale x
@@ -73,8 +75,10 @@ plot for [i = 1:words(servers)] dir."/conns-".word(servers, i).".dat" using 1:3 
      with linespoints lc rgb color(i) lw 2 pt 7 title word(servers, i)
 unset multiplot
 unset logscale
+}
 
-# ---- latency distribution at the fixed rate
+# ---- latency distribution at the fixed rate (when measured)
+if (has("latency")) {
 set output out."/bench-latency.svg"
 set title "latency at a fixed ".rate." req/s (hey -q, keep-alive /plaintext), every round's requests"
 set xlabel "percentile"
@@ -86,3 +90,4 @@ set xtics ("0" 0, "50" 0.30103, "90" 1, "99" 2, "99.9" 3, "99.99" 4)
 set key left top font ",10"
 plot for [i = 1:words(servers)] dir."/lat-".word(servers, i).".dat" using 1:2 \
      with lines lc rgb color(i) lw 2 title word(servers, i)
+}

@@ -185,12 +185,14 @@ EOF
 
 # ------------------------------------------------------------------ start, stop
 
-# spawn NAME PORT CMD...: start CMD pinned to SERVER_CPU, wait until PORT
+# spawn NAME PORT CMD...: start CMD pinned to SERVER_CPU at bench.sh's
+# nice level (PRIO), wait until PORT
 # accepts; sets SPAWNED (its process id: taskset execs CMD).
 spawn() {
     local name=$1 port=$2
     shift 2
-    taskset -c "$SERVER_CPU" "$@" >"$TMP/$name.log" 2>&1 &
+    # nice execs taskset, which execs CMD: one process id throughout
+    "${PRIO[@]}" taskset -c "$SERVER_CPU" "$@" >"$TMP/$name.log" 2>&1 &
     SPAWNED=$!
     PIDS+=("$SPAWNED")
     wait_ready "$SPAWNED" "$port" "$TMP/$name.log"
