@@ -8,6 +8,7 @@
 # those are bench/bench.sh's, and conns_start_ducta is bench/conns.sh's.
 #
 #   ./build.sh bench files      builds ./ducta, then bench.sh sources this
+#                               (servers and wrk at bench.sh's NICE level)
 #   bench/files.sh              runs it against an existing ./ducta (it then
 #                               loads bench.sh's helpers itself, see the end)
 #
@@ -84,7 +85,7 @@ files_run() {
     local m0 m1
     c0=$(cpu_ticks "$pid") m0=$(cpu_stat "")
     times >"$out.times0"
-    taskset -c "$CLIENT_CPU" "${cmd[@]}" >"$out" 2>&1 &
+    ${PRIO[@]+"${PRIO[@]}"} taskset -c "$CLIENT_CPU" "${cmd[@]}" >"$out" 2>&1 &
     LOADGEN_PID=$!
     wait "$LOADGEN_PID" || rc=$?
     LOADGEN_PID=""
@@ -209,6 +210,12 @@ bench_files() {
         conns_start_ducta --root "$FILES_DIR"
     fi
     [[ " $FILE_SERVERS " == *" nginx "* ]] && start_nginx
+    # bench.sh's nice level (NICE, PRIO) for the servers too, as its http
+    # bench does: another tenant's busy process then takes less of their core
+    if [[ -n ${PRIO[*]-} ]]; then
+        renice -n "$NICE" -p ${DUCTA_PID:+"$DUCTA_PID"} ${NGINX_MASTER:+"$NGINX_MASTER" "$NGINX_WORKER"} \
+            >/dev/null || die "renice -n $NICE failed"
+    fi
 
     header
     echo "servers:  ${FILE_SERVERS}; ducta --threads 1 --no-pin --root DIR; nginx master + 1 worker;"

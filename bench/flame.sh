@@ -135,12 +135,12 @@ flame_record() {
     local load=(wrk -t1 -c256 -s "$ROOT/bench/pipeline.lua" "$url" -- "$DEPTH")
     mkdir -p "$dir"
     say "bench: $srv: taskset -c $CLIENT_CPU ${load[*]} (-d$((WARMUP + FLAME_SECONDS + 2))s)"
-    taskset -c "$CLIENT_CPU" "${load[0]}" "-d$((WARMUP + FLAME_SECONDS + 2))s" "${load[@]:1}" \
+    ${PRIO[@]+"${PRIO[@]}"} taskset -c "$CLIENT_CPU" "${load[0]}" "-d$((WARMUP + FLAME_SECONDS + 2))s" "${load[@]:1}" \
         >"$dir/wrk.txt" 2>&1 &
     LOADGEN_PID=$!
     sleep "$((WARMUP + 1))"
     say "bench: $srv: perf record -e cpu-clock -F $FLAME_HZ --call-graph dwarf -p $pid -- sleep $FLAME_SECONDS"
-    taskset -c "$SERVER_CPU" perf record -q -e cpu-clock -F "$FLAME_HZ" --call-graph dwarf \
+    ${PRIO[@]+"${PRIO[@]}"} taskset -c "$SERVER_CPU" perf record -q -e cpu-clock -F "$FLAME_HZ" --call-graph dwarf \
         -p "$pid" -o "$dir/perf.data" -- sleep "$FLAME_SECONDS" >"$dir/perf.log" 2>&1 || rc=$?
     wait "$LOADGEN_PID" || { cat "$dir/wrk.txt" >&2; die "wrk failed against $srv"; }
     LOADGEN_PID=""
@@ -204,6 +204,12 @@ bench_flame() {
     flame_build
     ROOT=$FLAME_BIN_DIR start_ducta
     start_nginx
+    # bench.sh's nice level (NICE, PRIO) for the servers, wrk and perf, as
+    # its http bench does
+    if [[ -n ${PRIO[*]-} ]]; then
+        renice -n "$NICE" -p "$DUCTA_PID" "$NGINX_MASTER" "$NGINX_WORKER" >/dev/null ||
+            die "renice -n $NICE failed"
+    fi
 
     header
     if [[ -n ${FLAME_BIN:-} ]]; then echo "profiled: $FLAME_BIN (FLAME_BIN), --threads 1 --no-pin;"
