@@ -713,6 +713,20 @@ static enum ducta_conn_state after_sent(struct ducta_conn *c)
     return DUCTA_CONN_PARSING;
 }
 
+/* A send or sendfile that moved nothing: an ordinary event (EINTR: try
+ * again; EAGAIN: the socket buffer is full, wait for epoll) returns 1,
+ * anything else — the peer is gone — 0. */
+static int write_waits(struct ducta_conn *c, ssize_t n)
+{
+    if (n < 0 && errno == EINTR)
+        return 1;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c->out_ready = 0;
+        return 1;
+    }
+    return 0;
+}
+
 /* WRITING: send what is buffered; one send for the whole batch. */
 static enum ducta_conn_state on_write(struct ducta_conn *c)
 {
@@ -732,12 +746,8 @@ static enum ducta_conn_state on_write(struct ducta_conn *c)
                 c->out_ready = 0;
             continue;
         }
-        if (n < 0 && errno == EINTR)
+        if (write_waits(c, n))
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            c->out_ready = 0;
-            continue;
-        }
         return DUCTA_CONN_CLOSING;  /* EPIPE, ECONNRESET: the peer is gone */
     }
     if (c->file_fd >= 0) {
@@ -777,12 +787,8 @@ static enum ducta_conn_state on_sendfile(struct ducta_worker *w,
                 c->out_ready = 0;  /* short: the socket buffer is full */
             continue;
         }
-        if (n < 0 && errno == EINTR)
+        if (write_waits(c, n))
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            c->out_ready = 0;
-            continue;
-        }
         /* 0: the file shrank under us, so the promised Content-Length can
          * never be met; an error: the peer is gone. Close either way. */
         return DUCTA_CONN_CLOSING;
