@@ -9,7 +9,7 @@
 #                           and the soak (SOAK_SECONDS, 60); ends with
 #                           "N passed, N failed"
 #   ./build.sh bench [NAME] benchmarks (see bench/README.md); NAME: http,
-#                           parse, conns
+#                           parse, conns, router, files, flame, smoke, all
 #   ./build.sh soak [SECS]  the soak test alone (docs/SOAK.md)
 #   ./build.sh fuzz [SECS]  build the libFuzzer target test/fuzz_parse.c with
 #                           clang and run it SECS seconds (default 60),
