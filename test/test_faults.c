@@ -40,13 +40,7 @@ static void start(void)
 
 static void teardown(void)
 {
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        int st = 0;
-        waitpid(pid, &st, 0);
-        pid = -1;
-        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
-    }
+    stop_ducta(&pid);
 }
 
 TestSuite(faults, .init = start, .fini = teardown);

@@ -71,14 +71,7 @@ static void stop(void)
     if (conn >= 0)
         close(conn);
     conn = -1;
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        int st = 0;
-        waitpid(pid, &st, 0);
-        pid = -1;
-        /* under ASan a leak or an error is a non-zero exit */
-        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
-    }
+    stop_ducta(&pid);
     char out[256];
     sh_run(out, sizeof out, "rm -rf %s", dir);
 }
