@@ -35,15 +35,35 @@
 # by binary (kernel, the server, libc), the functions with the most samples
 # of their own, and the share of samples under each step of a request.
 #
+# Then the client's side. Where ducta is not ahead of a peer in requests/s
+# (keep-alive, 1000 connections, a new connection per request), wrk's core
+# is full and the server's is not: what limits the rate is what each
+# request costs the *client's* CPU, and a server changes that cost (how
+# often the kernel must wake it, what its socket's receive path costs,
+# since loopback delivers to the server's socket on the sender's CPU). So
+# for each SCENARIO:PEER of FLAME_CLIENT, against ducta and then PEER (the
+# release builds bench.sh's http bench runs, bench/peers.sh's setups):
+#   taskset -c CLIENT_CPU wrk ... (the http bench's command for SCENARIO)
+#   perf record -a -C CLIENT_CPU -e cpu-clock -F FLAME_HZ -g -- sleep FLAME_SECONDS
+# i.e. everything that ran on the client's core, idle time included, with
+# frame-pointer call graphs (the kernel's are whole; wrk's own frames are
+# not, which does not matter here: its user time is one line). Written:
+# docs/flame-client-SCENARIO-SERVER.svg, and a table of the client's CPU
+# nanoseconds per request by step (wrk's rate times the seconds recorded
+# is the request count), ducta's column next to the peer's.
+#
 # Knobs, besides bench.sh's DEPTH, WARMUP, SERVER_CPU, CLIENT_CPU,
 # BENCH_KEEP (keeps perf.data and the collapsed stacks):
 #   FLAME_SECONDS [10]   seconds recorded per server
 #   FLAME_HZ [999]       samples per second
-#   FLAME_OUT [docs]     where flame-ducta.svg and flame-nginx.svg go
+#   FLAME_OUT [docs]     where the SVGs go
 #   FLAME_BIN []         profile this ducta binary instead of building one
+#   FLAME_CLIENT ["keepalive:nginx c1000:nginx newconn:h2o"]   the client
+#                        profiles, SCENARIO:PEER each; empty: none
 
 FLAME_SECONDS=${FLAME_SECONDS:-10}
 FLAME_HZ=${FLAME_HZ:-999}
+FLAME_CLIENT=${FLAME_CLIENT-keepalive:nginx c1000:nginx newconn:h2o}
 
 # Frames whose inclusive share is printed: "label=frame|frame...", a sample
 # counting once for a label when any of its frames is on its stack. Kernel
@@ -74,6 +94,26 @@ FLAME_STEPS_NGINX=(
     "request set-up and tear-down (ngx_http_create_request, ngx_http_free_request)=ngx_http_create_request|ngx_http_free_request"
     "memory pools and malloc (ngx_*alloc, ngx_*pool, brk)=ngx_palloc|ngx_pnalloc|ngx_pcalloc|ngx_memalign|ngx_pfree|ngx_create_pool|ngx_destroy_pool|ngx_reset_pool|__do_sys_brk"
     "  the last two together=ngx_http_create_request|ngx_http_free_request|ngx_palloc|ngx_pnalloc|ngx_pcalloc|ngx_memalign|ngx_pfree|ngx_create_pool|ngx_destroy_pool|ngx_reset_pool|__do_sys_brk"
+)
+
+# The client's steps (see the top): a sample counts for a label when one of
+# its frames is on its stack, as for the servers' steps (kernel frames
+# without inferno's "_[k]"); ALL is every sample, IDLE the idle task's,
+# USER wrk's samples with no kernel frame.
+FLAME_STEPS_CLIENT=(
+    "idle (the client's core waiting for responses)=IDLE"
+    "wrk in user space (its own code, libc, http-parser)=USER"
+    "write (send a request)=ksys_write|__x64_sys_write|__x64_sys_sendto"
+    "  of which delivery to the server's socket (loopback softirq)=(ksys_write|__x64_sys_sendto);.*net_rx_action"
+    "  of which the server socket's wake-up (sock_def_readable: epoll callback, waking its thread)=(ksys_write|__x64_sys_sendto);.*sock_def_readable"
+    "read (take a response)=ksys_read|__x64_sys_read|__x64_sys_recvfrom"
+    "  of which IPIs to the server's CPU to free the responses' buffers (skb defer)=(ksys_read|__x64_sys_read|__x64_sys_recvfrom);.*smp_call_function_single_async"
+    "epoll_wait=__x64_sys_epoll_wait"
+    "epoll_ctl (wrk re-arms write interest per request)=__x64_sys_epoll_ctl"
+    "socket + connect (new connections)=__x64_sys_socket|__x64_sys_connect|__sys_connect"
+    "  of which the server's listener wake-up (sock_def_readable)=(__x64_sys_connect|__sys_connect);.*sock_def_readable"
+    "close=__x64_sys_close|__fput"
+    "every IPI sent from the client's core (a VM exit here)=x2apic_send_IPI|__x2apic_send_IPI_mask|native_send_call_func_single_ipi|native_smp_send_reschedule"
 )
 
 FLAME_SYSCTL_OLD=()
@@ -191,11 +231,90 @@ flame_report() {
     echo
 }
 
+# flame_client SCENARIO SERVER: record the client's core (see the top)
+# while wrk runs SCENARIO against SERVER (started by peer_start); writes
+# TMP/client-SCENARIO-SERVER/{folded,wrk.txt} and the flamegraph.
+flame_client() {
+    local sc=$1 srv=$2 dir=$TMP/client-$1-$2 rc=0 CMD
+    mkdir -p "$dir"
+    DUR=$((WARMUP + FLAME_SECONDS + 2)) CONN_DUR=$((WARMUP + FLAME_SECONDS + 2)) \
+        scenario_cmd "$sc" "http://127.0.0.1:$(peer_port "$srv" "$sc")"
+    say "bench: client, $sc, $srv: taskset -c $CLIENT_CPU ${CMD[*]}"
+    ${PRIO[@]+"${PRIO[@]}"} taskset -c "$CLIENT_CPU" "${CMD[@]}" >"$dir/wrk.txt" 2>&1 &
+    LOADGEN_PID=$!
+    sleep "$((WARMUP + 1))"
+    say "bench: client, $sc, $srv: perf record -a -C $CLIENT_CPU -e cpu-clock -F $FLAME_HZ -g -- sleep $FLAME_SECONDS"
+    ${PRIO[@]+"${PRIO[@]}"} taskset -c "$SERVER_CPU" perf record -q -a -C "$CLIENT_CPU" -e cpu-clock -F "$FLAME_HZ" -g \
+        -o "$dir/perf.data" -- sleep "$FLAME_SECONDS" >"$dir/perf.log" 2>&1 || rc=$?
+    wait "$LOADGEN_PID" || { cat "$dir/wrk.txt" >&2; die "wrk failed against $srv"; }
+    LOADGEN_PID=""
+    ((rc == 0)) || { cat "$dir/perf.log" >&2; die "perf record failed on CPU $CLIENT_CPU"; }
+    kill -0 "$(peer_pid "$srv" "$sc")" 2>/dev/null || die "$srv died under the load"
+    # wrk has no frame pointers: its frames come out as runs of [unknown],
+    # folded here into one
+    perf script -i "$dir/perf.data" 2>"$dir/script.log" | inferno-collapse-perf --all |
+        sed -E 's/(;\[unknown\])+/;[unknown]/g' |
+        awk '{ n = $NF; k = substr($0, 1, length($0) - length(n) - 1); sum[k] += n }
+             END { for (k in sum) print k, sum[k] }' >"$dir/folded" ||
+        die "perf script | inferno-collapse-perf failed for the client against $srv"
+    [[ -s $dir/folded ]] || die "no samples on CPU $CLIENT_CPU"
+    mkdir -p "$FLAME_OUT"
+    inferno-flamegraph --title "CPU $CLIENT_CPU (wrk's) during $sc against $srv: ${CMD[*]:0:3} ..." \
+        --subtitle "perf record -a -C $CLIENT_CPU -e cpu-clock -F $FLAME_HZ -g, ${FLAME_SECONDS} s, $srv on CPU $SERVER_CPU, $(date -u '+%Y-%m-%d %H:%M UTC')" \
+        --countname ns --minwidth 0.2 \
+        <"$dir/folded" >"$FLAME_OUT/flame-client-$sc-$srv.svg" || die "inferno-flamegraph failed"
+}
+
+# flame_client_report SCENARIO PEER: ducta's and PEER's client profiles as
+# CPU ns per request of the client's core, step by step.
+flame_client_report() {
+    local sc=$1 peer=$2 srv step rate=() dir
+    for srv in ducta "$peer"; do
+        rate+=("$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$TMP/client-$sc-$srv/wrk.txt")")
+    done
+    echo "### $sc: ducta against $peer"
+    echo
+    echo "wrk's rate over its whole run (perf running): ducta ${rate[0]} req/s, $peer ${rate[1]} req/s;"
+    echo "flamegraphs: ${FLAME_OUT#"$ROOT"/}/flame-client-$sc-ducta.svg, ${FLAME_OUT#"$ROOT"/}/flame-client-$sc-$peer.svg"
+    echo
+    echo "| CPU $CLIENT_CPU (the client's), ns per request | ducta | $peer | $peer - ducta |"
+    echo "|---|--:|--:|--:|"
+    for step in "all of it (every sample, idle included)=ALL" "${FLAME_STEPS_CLIENT[@]}"; do
+        awk -v label="${step%%=*}" -v re="${step#*=}" -v n1="$((rate[0] * FLAME_SECONDS))" \
+            -v n2="$((rate[1] * FLAME_SECONDS))" -v f2="$TMP/client-$sc-$peer/folded" '
+            BEGIN { kind = re; re = "(^|;)(" re ")(;|$)" }
+            {
+                line = $0; gsub(/_\[k\]/, "", line)
+                if (kind == "ALL") hit = 1
+                else if (kind == "IDLE") hit = $0 ~ /^swapper;/
+                else if (kind == "USER") hit = $0 ~ /^wrk;/ && $0 !~ /_\[k\]/
+                else hit = line ~ re
+            }
+            hit && FILENAME != f2 { a += $NF }
+            hit && FILENAME == f2 { b += $NF }
+            END { x = n1 ? a / n1 : 0; y = n2 ? b / n2 : 0
+                  printf "| %s | %.0f | %.0f | %+.0f |\n", label, x, y, y - x }' \
+            "$TMP/client-$sc-ducta/folded" "$TMP/client-$sc-$peer/folded"
+    done
+    echo
+}
+
 bench_flame() {
     FLAME_OUT=${FLAME_OUT:-$ROOT/docs}
     need_tools linux-perf:perf nginx-light:nginx wrk:wrk
     need_inferno
     NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+    local pair peers=""
+    for pair in $FLAME_CLIENT; do
+        [[ $pair == *:* && " $HTTP_SCENARIOS_ALL " == *" ${pair%%:*} "* && " $PEERS_ALL " == *" ${pair#*:} "* ]] ||
+            die "FLAME_CLIENT: '$pair' is not SCENARIO:SERVER (scenarios: $HTTP_SCENARIOS_ALL; servers: $PEERS_ALL)"
+        [[ ${pair%%:*} == latency ]] && die "FLAME_CLIENT: latency is hey's, not wrk's: not profiled here"
+        peers+=" ${pair#*:}"
+    done
+    [[ -n $FLAME_CLIENT ]] && peers_build "ducta$peers"
+    if [[ -n $FLAME_CLIENT ]]; then
+        ulimit -n "$PEERS_NOFILE" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+    fi
     for v in FLAME_SECONDS FLAME_HZ; do
         [[ ${!v} =~ ^[0-9]+$ ]] && ((${!v} >= 1)) || die "$v must be a whole number >= 1"
     done
@@ -227,9 +346,30 @@ bench_flame() {
 
     flame_record ducta "$DUCTA_PID" "$DUCTA_PORT"
     flame_record nginx "$NGINX_WORKER" "$NGINX_PORT"
+    local pair sc peer started=" "
+    if [[ -n $FLAME_CLIENT ]]; then
+        peers_www "$TMP/peers-www"
+        for pair in $FLAME_CLIENT; do
+            sc=${pair%%:*} peer=${pair#*:}
+            for srv in ducta "$peer"; do
+                if [[ $started != *" $srv "* ]]; then peer_start "$srv"; started+="$srv "; fi
+                flame_client "$sc" "$srv"
+            done
+        done
+    fi
     flame_restore
     flame_report ducta "${FLAME_STEPS_DUCTA[@]}"
     flame_report nginx "${FLAME_STEPS_NGINX[@]}"
+    if [[ -n $FLAME_CLIENT ]]; then
+        echo "## The client's core, where wrk (not the server) is the limit"
+        echo
+        echo "perf record -a -C $CLIENT_CPU -e cpu-clock -F $FLAME_HZ -g -- sleep $FLAME_SECONDS while wrk runs"
+        echo "the http bench's command for the scenario against ducta (./ducta, the release build) and"
+        echo "then the peer (bench/peers.sh's set-up). A sample counts once for a line when one of its"
+        echo "frames is on its stack, so the lines overlap; \"all of it\" is every sample, idle included."
+        echo
+        for pair in $FLAME_CLIENT; do flame_client_report "${pair%%:*}" "${pair#*:}"; done
+    fi
     echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
