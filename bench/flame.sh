@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # bench/flame.sh — the `flame` bench: where ducta's and nginx's CPU time goes
-# under the same pipelined load, as perf profiles and SVG flamegraphs.
+# under the same pipelined load, and where the load generator's goes in the
+# scenarios where ducta is not ahead, as perf profiles and SVG flamegraphs.
 #
 # It owns the profiling: a ducta build with debug info and frame pointers,
-# perf record around a load run for each server, the flamegraphs
-# (docs/flame-ducta.svg, docs/flame-nginx.svg) and the breakdown it prints.
-# It does not own the load, the servers or the helpers (need_tools,
-# start_ducta, start_nginx, header, the temp dir, the clean-up trap): those
-# are bench/bench.sh's, as in its `http` bench's pipeline scenario.
+# perf record around a load run for each server and for the client's core,
+# the flamegraphs (docs/flame-ducta.svg, docs/flame-nginx.svg,
+# docs/flame-client-*.svg) and the breakdowns it prints. It does not own the
+# load, the servers or the helpers (need_tools, start_ducta, start_nginx,
+# peer_start, scenario_cmd, header, the temp dir, the clean-up trap): those
+# are bench/bench.sh's and bench/peers.sh's, as in the `http` bench.
 #
 #   ./build.sh bench flame      builds ./ducta, then bench.sh runs this
 #   bench/flame.sh              the same against the working tree (it then
