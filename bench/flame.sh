@@ -170,6 +170,24 @@ flame_build() {
         die "building ducta with -g -fno-omit-frame-pointer failed"
 }
 
+# flame_end_load DIR WHAT PERF_RC: wait for the load generator (wrk's
+# output in DIR/wrk.txt), then fail if it or perf record failed.
+flame_end_load() {
+    local dir=$1 what=$2 rc=$3
+    wait "$LOADGEN_PID" || { cat "$dir/wrk.txt" >&2; die "wrk failed against $what"; }
+    LOADGEN_PID=""
+    ((rc == 0)) || { cat "$dir/perf.log" >&2; die "perf record failed ($what)"; }
+}
+
+# flame_draw FOLDED SVG MINWIDTH TITLE SUBTITLE: the flamegraph of one
+# profile's collapsed stacks, sample counts in ns of cpu-clock.
+flame_draw() {
+    [[ -s $1 ]] || die "no samples in $1"
+    mkdir -p "$FLAME_OUT"
+    inferno-flamegraph --title "$4" --subtitle "$5" --countname ns --minwidth "$3" <"$1" >"$FLAME_OUT/$2" ||
+        die "inferno-flamegraph failed for $2"
+}
+
 # flame_record SERVER PID PORT: load, record, collapse, draw.
 flame_record() {
     local srv=$1 pid=$2 port=$3 dir=$TMP/flame-$1 rc=0
@@ -184,19 +202,13 @@ flame_record() {
     say "bench: $srv: perf record -e cpu-clock -F $FLAME_HZ --call-graph dwarf -p $pid -- sleep $FLAME_SECONDS"
     ${PRIO[@]+"${PRIO[@]}"} taskset -c "$SERVER_CPU" perf record -q -e cpu-clock -F "$FLAME_HZ" --call-graph dwarf \
         -p "$pid" -o "$dir/perf.data" -- sleep "$FLAME_SECONDS" >"$dir/perf.log" 2>&1 || rc=$?
-    wait "$LOADGEN_PID" || { cat "$dir/wrk.txt" >&2; die "wrk failed against $srv"; }
-    LOADGEN_PID=""
-    ((rc == 0)) || { cat "$dir/perf.log" >&2; die "perf record failed on $srv"; }
+    flame_end_load "$dir" "$srv" "$rc"
     kill -0 "$pid" 2>/dev/null || die "$srv (pid $pid) died under the load"
 
     perf script -i "$dir/perf.data" 2>"$dir/script.log" | inferno-collapse-perf >"$dir/folded" ||
         die "perf script | inferno-collapse-perf failed for $srv"
-    [[ -s $dir/folded ]] || die "no samples of $srv"
-    mkdir -p "$FLAME_OUT"
-    inferno-flamegraph --title "$srv: GET /plaintext, $DEPTH pipelined per write, wrk -t1 -c256" \
-        --subtitle "perf record -e cpu-clock -F $FLAME_HZ --call-graph dwarf, ${FLAME_SECONDS} s, one worker on CPU $SERVER_CPU, $(date -u '+%Y-%m-%d %H:%M UTC')" \
-        --countname ns --minwidth 0.05 \
-        <"$dir/folded" >"$FLAME_OUT/flame-$srv.svg" || die "inferno-flamegraph failed for $srv"
+    flame_draw "$dir/folded" "flame-$srv.svg" 0.05 "$srv: GET /plaintext, $DEPTH pipelined per write, wrk -t1 -c256" \
+        "perf record -e cpu-clock -F $FLAME_HZ --call-graph dwarf, ${FLAME_SECONDS} s, one worker on CPU $SERVER_CPU, $(date -u '+%Y-%m-%d %H:%M UTC')"
     if [[ $BENCH_KEEP == 1 ]]; then perf report -i "$dir/perf.data" --stdio >"$dir/report.txt" 2>/dev/null || true; fi
 }
 
@@ -248,9 +260,7 @@ flame_client() {
     say "bench: client, $sc, $srv: perf record -a -C $CLIENT_CPU -e cpu-clock -F $FLAME_HZ -g -- sleep $FLAME_SECONDS"
     ${PRIO[@]+"${PRIO[@]}"} taskset -c "$SERVER_CPU" perf record -q -a -C "$CLIENT_CPU" -e cpu-clock -F "$FLAME_HZ" -g \
         -o "$dir/perf.data" -- sleep "$FLAME_SECONDS" >"$dir/perf.log" 2>&1 || rc=$?
-    wait "$LOADGEN_PID" || { cat "$dir/wrk.txt" >&2; die "wrk failed against $srv"; }
-    LOADGEN_PID=""
-    ((rc == 0)) || { cat "$dir/perf.log" >&2; die "perf record failed on CPU $CLIENT_CPU"; }
+    flame_end_load "$dir" "$srv" "$rc"
     kill -0 "$(peer_pid "$srv" "$sc")" 2>/dev/null || die "$srv died under the load"
     # wrk has no frame pointers: its frames come out as runs of [unknown],
     # folded here into one
@@ -259,12 +269,8 @@ flame_client() {
         awk '{ n = $NF; k = substr($0, 1, length($0) - length(n) - 1); sum[k] += n }
              END { for (k in sum) print k, sum[k] }' >"$dir/folded" ||
         die "perf script | inferno-collapse-perf failed for the client against $srv"
-    [[ -s $dir/folded ]] || die "no samples on CPU $CLIENT_CPU"
-    mkdir -p "$FLAME_OUT"
-    inferno-flamegraph --title "CPU $CLIENT_CPU (wrk's) during $sc against $srv: ${CMD[*]:0:3} ..." \
-        --subtitle "perf record -a -C $CLIENT_CPU -e cpu-clock -F $FLAME_HZ -g, ${FLAME_SECONDS} s, $srv on CPU $SERVER_CPU, $(date -u '+%Y-%m-%d %H:%M UTC')" \
-        --countname ns --minwidth 0.2 \
-        <"$dir/folded" >"$FLAME_OUT/flame-client-$sc-$srv.svg" || die "inferno-flamegraph failed"
+    flame_draw "$dir/folded" "flame-client-$sc-$srv.svg" 0.2 "CPU $CLIENT_CPU (wrk's) during $sc against $srv: ${CMD[*]:0:3} ..." \
+        "perf record -a -C $CLIENT_CPU -e cpu-clock -F $FLAME_HZ -g, ${FLAME_SECONDS} s, $srv on CPU $SERVER_CPU, $(date -u '+%Y-%m-%d %H:%M UTC')"
 }
 
 # flame_client_report SCENARIO PEER: ducta's and PEER's client profiles as
