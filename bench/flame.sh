@@ -276,7 +276,7 @@ flame_client() {
 # flame_client_report SCENARIO PEER: ducta's and PEER's client profiles as
 # CPU ns per request of the client's core, step by step.
 flame_client_report() {
-    local sc=$1 peer=$2 srv step rate=() dir
+    local sc=$1 peer=$2 srv step rate=()
     for srv in ducta "$peer"; do
         rate+=("$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$TMP/client-$sc-$srv/wrk.txt")")
     done
@@ -319,8 +319,8 @@ bench_flame() {
         [[ ${pair%%:*} == latency ]] && die "FLAME_CLIENT: latency is hey's, not wrk's: not profiled here"
         peers+=" ${pair#*:}"
     done
-    [[ -n $FLAME_CLIENT ]] && peers_build "ducta$peers"
     if [[ -n $FLAME_CLIENT ]]; then
+        peers_build "ducta$peers"
         ulimit -n "$PEERS_NOFILE" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
     fi
     for v in FLAME_SECONDS FLAME_HZ; do
@@ -354,7 +354,7 @@ bench_flame() {
 
     flame_record ducta "$DUCTA_PID" "$DUCTA_PORT"
     flame_record nginx "$NGINX_WORKER" "$NGINX_PORT"
-    local pair sc peer started=" "
+    local sc peer srv started=" "
     if [[ -n $FLAME_CLIENT ]]; then
         peers_www "$TMP/peers-www"
         for pair in $FLAME_CLIENT; do
