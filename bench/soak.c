@@ -544,6 +544,19 @@ static void on_connected(struct conn *c)
 static char nonread_block[64 * 64];
 static int nonread_len;
 
+/* A non-reader the server has dropped, as it should: count it and how
+ * long it was held, and open another after a pause. */
+static void nonread_was_dropped(struct conn *c)
+{
+    long long t = now_ms() - c->opened_ms;
+    nonread_dropped++;
+    if (nonread_min_ms < 0 || t < nonread_min_ms)
+        nonread_min_ms = t;
+    if (t > nonread_max_ms)
+        nonread_max_ms = t;
+    drop(c, 0, 10);
+}
+
 static void nonread_write(struct conn *c)
 {
     for (int i = 0; i < 1024 && c->nonread_sent < 64u << 20; i++) {
@@ -566,13 +579,7 @@ static void nonread_write(struct conn *c)
             c->wake_ms = -1;  /* fillers do not come back */
             return;
         }
-        long long t = now_ms() - c->opened_ms;
-        nonread_dropped++;
-        if (nonread_min_ms < 0 || t < nonread_min_ms)
-            nonread_min_ms = t;
-        if (t > nonread_max_ms)
-            nonread_max_ms = t;
-        drop(c, 0, 10);
+        nonread_was_dropped(c);
         return;
     }
     if (c->nonread_sent >= 64u << 20)
@@ -621,13 +628,7 @@ static void on_event(struct conn *c, unsigned ev)
     }
     if (c->kind == K_NONREAD) {
         if (ev & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
-            long long t = now_ms() - c->opened_ms;
-            nonread_dropped++;
-            if (nonread_min_ms < 0 || t < nonread_min_ms)
-                nonread_min_ms = t;
-            if (t > nonread_max_ms)
-                nonread_max_ms = t;
-            drop(c, 0, 10);
+            nonread_was_dropped(c);
             return;
         }
         if (ev & EPOLLOUT)
