@@ -544,16 +544,23 @@ static void on_connected(struct conn *c)
 static char nonread_block[64 * 64];
 static int nonread_len;
 
-/* A non-reader the server has dropped, as it should: count it and how
- * long it was held, and open another after a pause. */
-static void nonread_was_dropped(struct conn *c)
+/* A hostile client the server closed, as it should: count it, and how long
+ * the server held it since we connected (the range in *min_ms..*max_ms). */
+static void count_held(const struct conn *c, uint64_t *n, long long *min_ms,
+                       long long *max_ms)
 {
     long long t = now_ms() - c->opened_ms;
-    nonread_dropped++;
-    if (nonread_min_ms < 0 || t < nonread_min_ms)
-        nonread_min_ms = t;
-    if (t > nonread_max_ms)
-        nonread_max_ms = t;
+    ++*n;
+    if (*min_ms < 0 || t < *min_ms)
+        *min_ms = t;
+    if (t > *max_ms)
+        *max_ms = t;
+}
+
+/* A non-reader the server has dropped: counted; another after a pause. */
+static void nonread_was_dropped(struct conn *c)
+{
+    count_held(c, &nonread_dropped, &nonread_min_ms, &nonread_max_ms);
     drop(c, 0, 10);
 }
 
@@ -674,12 +681,7 @@ static void on_event(struct conn *c, unsigned ev)
             return;
         }
         if (eof || rerr) {
-            long long t = now_ms() - c->opened_ms;
-            slow_closed++;
-            if (slow_min_ms < 0 || t < slow_min_ms)
-                slow_min_ms = t;
-            if (t > slow_max_ms)
-                slow_max_ms = t;
+            count_held(c, &slow_closed, &slow_min_ms, &slow_max_ms);
             drop(c, 0, 0);
         }
         return;
