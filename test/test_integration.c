@@ -1085,7 +1085,7 @@ IT(pipelining_skips_request_body)
 
 enum { LOADERS = 8, PROBES = 4 };
 
-static atomic_int load_stop;       /* main thread: give up now */
+static atomic_int load_stop;       /* main thread: the server has exited */
 static atomic_int term_sent;       /* SIGTERM has been sent */
 static atomic_int stop_confirmed;  /* the server has begun draining */
 static atomic_long load_total;     /* responses, all threads */
@@ -1126,7 +1126,11 @@ static void *loader_main(void *arg)
     struct loader *l = arg;
     struct reader *r = &l->rd;
     struct resp *rp = &l->rp;
-    while (!atomic_load(&load_stop)) {
+    /* Connect even when load_stop is set: the main thread sets it once the
+     * server has exited, and a loader that was slow to come back here (a
+     * loaded machine, ASan) must still see the listeners closed rather
+     * than give up before trying. */
+    for (;;) {
         int fd = tcp_connect(srv.port);
         if (fd < 0) {
             /* after SIGTERM the listeners close: refused, or reset when
@@ -1138,6 +1142,11 @@ static void *loader_main(void *arg)
                 note(l, "loader %d: connect before SIGTERM: %s", l->id,
                      strerror(errno));
             }
+            break;
+        }
+        if (atomic_load(&load_stop)) {
+            note(l, "loader %d: connected after the server exited", l->id);
+            close(fd);
             break;
         }
         l->conns++;
