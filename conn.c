@@ -8,19 +8,29 @@
  * connections, the recv/send/close syscalls on connected sockets, and the
  * response bytes.
  *
- * Does not own: epoll or accept (ducta.c), request syntax (parse.c), or
- * which handler answers (router.c).
+ * Does not own: epoll or accept (ducta.c), request syntax (parse.c),
+ * which handler answers (router.c), or whether what a handler filled in
+ * may be sent (handler.c).
  *
- * The state machine (the enum is in ducta.h):
+ * Words: "head" is a request's head (request line and fields) and nothing
+ * else; a response's status line and fields are its "header"; the HEAD
+ * method is "HEAD"; the ends of a list are "first" and "last".
  *
- *     KEEPALIVE ──recv──▶ PARSING ──complete──▶ HANDLING ──▶ PARSING ...
- *         ▲                │   ▲ incomplete        │
- *         │                │   └──── READING ◀─────┘ (rest of a request)
- *         │                ▼ nothing left to parse
- *         └─── sent ──── WRITING ── close? ──▶ CLOSING / LINGERING
- *                             │  ▲
- *               file body ▶   ▼  │ sent, then as after WRITING
- *                            SENDFILE
+ * The state machine (the enum is in ducta.h); these are all its edges:
+ *
+ *     KEEPALIVE ─recv─▶ PARSING            READING ─recv─▶ PARSING
+ *     PARSING ─a whole request─▶ HANDLING
+ *     PARSING ─part of one, or only empty lines─▶ READING
+ *     PARSING ─nothing buffered, nothing to send─▶ KEEPALIVE
+ *     PARSING ─answers to send, or a bad request─▶ WRITING
+ *     HANDLING ─answered─▶ PARSING (the next pipelined request)
+ *     HANDLING ─a file body follows, or the connection closes─▶ WRITING
+ *     WRITING ─buffer sent, a file body follows─▶ SENDFILE
+ *     WRITING, SENDFILE ─all sent─▶ PARSING, LINGERING or CLOSING
+ *     LINGERING ─EOF or too much input─▶ CLOSING
+ *     KEEPALIVE, READING, WRITING, SENDFILE ─EOF or error─▶ CLOSING
+ *     CLOSING ─▶ FREE; a deadline, a drain or a reclaim closes from any
+ *     waiting state
  *
  * Each state has one function that does its work and returns the next
  * state. A function that returns the state it was called in is waiting for
@@ -52,8 +62,9 @@ int ducta_slab_init(struct ducta_worker *w)
     size_t n = (size_t)w->cfg->max_conns;
     const struct ducta_limits *lim = &w->cfg->limits;
     /* see ducta.h: the limits decide how large the buffers must be */
-    w->rbuf_size = lim->max_head + lim->max_body + DUCTA_CHUNK_SLACK;
-    w->max_response = lim->max_body + DUCTA_RESPONSE_HEAD_MAX;
+    w->rbuf_size = lim->max_request_line + lim->max_head + lim->max_body +
+                   DUCTA_CHUNK_SLACK;
+    w->max_response = lim->max_body + DUCTA_RESPONSE_HEADER_MAX;
     if (w->max_response < DUCTA_MIN_RESPONSE)
         w->max_response = DUCTA_MIN_RESPONSE;
     w->wbuf_size = 2 * w->max_response;
@@ -80,10 +91,13 @@ int ducta_slab_init(struct ducta_worker *w)
         w->buf_free = NULL;
         return -1;
     }
-    w->free_head = DUCTA_NO_SLOT;
+    w->free_first = DUCTA_NO_SLOT;
     w->live = w->high_water = 0;
     const struct ducta_config *cfg = w->cfg;
     int timeouts[DUCTA_TIMER_COUNT] = {
+        /* a fresh connection gets as long for its first byte as a begun
+         * head gets for the rest of it */
+        [DUCTA_TIMER_FRESH] = cfg->head_timeout_ms,
         [DUCTA_TIMER_HEAD] = cfg->head_timeout_ms,
         [DUCTA_TIMER_BODY] = cfg->body_timeout_ms,
         [DUCTA_TIMER_IDLE] = cfg->idle_timeout_ms,
@@ -92,7 +106,7 @@ int ducta_slab_init(struct ducta_worker *w)
     };
     for (int t = 0; t < DUCTA_TIMER_COUNT; t++) {
         w->timeout_ms[t] = timeouts[t];
-        w->timers[t].head = w->timers[t].tail = DUCTA_NO_SLOT;
+        w->timers[t].first = w->timers[t].last = DUCTA_NO_SLOT;
     }
     return 0;
 }
@@ -162,16 +176,93 @@ static void buf_give(struct ducta_worker *w, struct ducta_conn *c)
     c->rlen = c->rpos = c->wlen = c->wpos = 0;
 }
 
+/* ---- timers ----------------------------------------------------------- */
+
+static void timer_unlink(struct ducta_worker *w, struct ducta_conn *c)
+{
+    if (c->timer == DUCTA_TIMER_NONE)
+        return;
+    struct ducta_timer_list *l = &w->timers[c->timer];
+    if (c->t_prev == DUCTA_NO_SLOT)
+        l->first = c->t_next;
+    else
+        w->slab[c->t_prev].t_next = c->t_next;
+    if (c->t_next == DUCTA_NO_SLOT)
+        l->last = c->t_prev;
+    else
+        w->slab[c->t_next].t_prev = c->t_prev;
+    c->timer = DUCTA_TIMER_NONE;
+}
+
+/* (Re)start timer t for c: its deadline is now + the timer's duration, the
+ * latest in that list, so it goes last and the list stays sorted. A
+ * duration of 0 means "no deadline": the connection is still listed (at
+ * the end of time, which keeps the order), so that reclaiming finds it. */
+static void timer_set(struct ducta_worker *w, struct ducta_conn *c,
+                      enum ducta_timer t)
+{
+    timer_unlink(w, c);
+    if (t == DUCTA_TIMER_NONE)
+        return;
+    uint32_t i = (uint32_t)(c - w->slab);
+    struct ducta_timer_list *l = &w->timers[t];
+    c->timer = (uint8_t)t;
+    c->deadline_ms = w->timeout_ms[t] > 0 ? w->now_ms + w->timeout_ms[t]
+                                          : INT64_MAX;
+    c->t_next = DUCTA_NO_SLOT;
+    c->t_prev = l->last;
+    if (l->last == DUCTA_NO_SLOT)
+        l->first = i;
+    else
+        w->slab[l->last].t_next = i;
+    l->last = i;
+}
+
+void ducta_conn_expire(struct ducta_worker *w)
+{
+    for (int t = DUCTA_TIMER_NONE + 1; t < DUCTA_TIMER_COUNT; t++) {
+        struct ducta_timer_list *l = &w->timers[t];
+        while (l->first != DUCTA_NO_SLOT &&
+               w->slab[l->first].deadline_ms <= w->now_ms) {
+            w->timed_out++;
+            ducta_conn_close(w, &w->slab[l->first]);
+        }
+    }
+}
+
+/* ---- opening and closing ---------------------------------------------- */
+
+/* A full slab: the slot a newcomer may have. As nginx does, an idle
+ * keep-alive connection goes first (the client can reconnect and loses
+ * nothing), then one that has not begun a request; either way the oldest,
+ * which is the first of its timer list. A connection with a request in
+ * flight is never closed for a newcomer: that one is refused instead. */
+static int reclaim_one(struct ducta_worker *w)
+{
+    static const enum ducta_timer order[] = {DUCTA_TIMER_IDLE,
+                                             DUCTA_TIMER_FRESH};
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        uint32_t i = w->timers[order[k]].first;
+        if (i != DUCTA_NO_SLOT) {
+            w->reclaimed++;
+            ducta_conn_close(w, &w->slab[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd)
 {
     uint32_t i;
-    if (w->free_head != DUCTA_NO_SLOT) {
-        i = w->free_head;
-        w->free_head = w->slab[i].next_free;
-    } else if (w->high_water < (uint32_t)w->cfg->max_conns) {
-        i = w->high_water++;
-    } else {
+    if (w->free_first == DUCTA_NO_SLOT &&
+        w->high_water >= (uint32_t)w->cfg->max_conns && !reclaim_one(w))
         return NULL;
+    if (w->free_first != DUCTA_NO_SLOT) {
+        i = w->free_first;
+        w->free_first = w->slab[i].next_free;
+    } else {
+        i = w->high_water++;
     }
     struct ducta_conn *c = &w->slab[i];
     uint32_t gen = c->gen;
@@ -186,58 +277,6 @@ struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd)
     c->in_ready = c->out_ready = 1;
     w->live++;
     return c;
-}
-
-/* ---- timers ----------------------------------------------------------- */
-
-static void timer_unlink(struct ducta_worker *w, struct ducta_conn *c)
-{
-    if (c->timer == DUCTA_TIMER_NONE)
-        return;
-    struct ducta_timer_list *l = &w->timers[c->timer];
-    if (c->t_prev == DUCTA_NO_SLOT)
-        l->head = c->t_next;
-    else
-        w->slab[c->t_prev].t_next = c->t_next;
-    if (c->t_next == DUCTA_NO_SLOT)
-        l->tail = c->t_prev;
-    else
-        w->slab[c->t_next].t_prev = c->t_prev;
-    c->timer = DUCTA_TIMER_NONE;
-}
-
-/* (Re)start timer t for c: its deadline is now + the timer's duration, the
- * latest in that list, so it goes to the tail and the list stays sorted. A
- * duration of 0 means "no deadline". */
-static void timer_set(struct ducta_worker *w, struct ducta_conn *c,
-                      enum ducta_timer t)
-{
-    timer_unlink(w, c);
-    if (t == DUCTA_TIMER_NONE || w->timeout_ms[t] <= 0)
-        return;
-    uint32_t i = (uint32_t)(c - w->slab);
-    struct ducta_timer_list *l = &w->timers[t];
-    c->timer = (uint8_t)t;
-    c->deadline_ms = w->now_ms + w->timeout_ms[t];
-    c->t_next = DUCTA_NO_SLOT;
-    c->t_prev = l->tail;
-    if (l->tail == DUCTA_NO_SLOT)
-        l->head = i;
-    else
-        w->slab[l->tail].t_next = i;
-    l->tail = i;
-}
-
-void ducta_conn_expire(struct ducta_worker *w)
-{
-    for (int t = DUCTA_TIMER_NONE + 1; t < DUCTA_TIMER_COUNT; t++) {
-        struct ducta_timer_list *l = &w->timers[t];
-        while (l->head != DUCTA_NO_SLOT &&
-               w->slab[l->head].deadline_ms <= w->now_ms) {
-            w->timed_out++;
-            ducta_conn_close(w, &w->slab[l->head]);
-        }
-    }
 }
 
 void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c)
@@ -255,68 +294,71 @@ void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c)
     c->state = DUCTA_CONN_FREE;
     c->gen++;
     uint32_t i = (uint32_t)(c - w->slab);
-    c->next_free = w->free_head;
-    w->free_head = i;
+    c->next_free = w->free_first;
+    w->free_first = i;
     w->live--;
 }
 
 /* ---- response bytes --------------------------------------------------- */
 
 /* The first bytes of every response, precomputed per status: status line
- * (RFC 9112 §4), our Server field, and the Date field's name. */
-struct status_head {
+ * (RFC 9112 §4), our Server field, and the Date field's name; and the body
+ * ducta sends when it answers with that status itself. */
+struct status_line {
     const char *bytes;
     size_t len;
-    const char *reason;  /* also the body of an error response */
+    const char *body;  /* the reason-phrase and a newline */
+    size_t body_len;
 };
 
-#define HEAD(code, text)                                                   \
+#define LINE(code, text)                                                   \
     case code: {                                                           \
         static const char h[] = "HTTP/1.1 " #code " " text                 \
                                 "\r\nServer: ducta\r\nDate: ";             \
-        return (struct status_head){h, sizeof h - 1, text};                \
+        static const char b[] = text "\n";                                 \
+        return (struct status_line){h, sizeof h - 1, b, sizeof b - 1};     \
     }
 
-static struct status_head status_head(int status)
+static struct status_line status_line(int status)
 {
     switch (status) {
-    HEAD(200, "OK")
-    HEAD(201, "Created")
-    HEAD(202, "Accepted")
-    HEAD(204, "No Content")
-    HEAD(206, "Partial Content")
-    HEAD(301, "Moved Permanently")
-    HEAD(302, "Found")
-    HEAD(303, "See Other")
-    HEAD(304, "Not Modified")
-    HEAD(307, "Temporary Redirect")
-    HEAD(308, "Permanent Redirect")
-    HEAD(400, "Bad Request")
-    HEAD(401, "Unauthorized")
-    HEAD(403, "Forbidden")
-    HEAD(404, "Not Found")
-    HEAD(405, "Method Not Allowed")
-    HEAD(409, "Conflict")
-    HEAD(410, "Gone")
-    HEAD(413, "Content Too Large")
-    HEAD(414, "URI Too Long")
-    HEAD(415, "Unsupported Media Type")
-    HEAD(416, "Range Not Satisfiable")
-    HEAD(417, "Expectation Failed")
-    HEAD(422, "Unprocessable Content")
-    HEAD(429, "Too Many Requests")
-    HEAD(431, "Request Header Fields Too Large")
-    HEAD(501, "Not Implemented")
-    HEAD(502, "Bad Gateway")
-    HEAD(503, "Service Unavailable")
-    HEAD(504, "Gateway Timeout")
-    HEAD(505, "HTTP Version Not Supported")
-    HEAD(500, "Internal Server Error")
+    LINE(200, "OK")
+    LINE(201, "Created")
+    LINE(202, "Accepted")
+    LINE(204, "No Content")
+    LINE(206, "Partial Content")
+    LINE(301, "Moved Permanently")
+    LINE(302, "Found")
+    LINE(303, "See Other")
+    LINE(304, "Not Modified")
+    LINE(307, "Temporary Redirect")
+    LINE(308, "Permanent Redirect")
+    LINE(400, "Bad Request")
+    LINE(401, "Unauthorized")
+    LINE(403, "Forbidden")
+    LINE(404, "Not Found")
+    LINE(405, "Method Not Allowed")
+    LINE(409, "Conflict")
+    LINE(410, "Gone")
+    LINE(413, "Content Too Large")
+    LINE(414, "URI Too Long")
+    LINE(415, "Unsupported Media Type")
+    LINE(416, "Range Not Satisfiable")
+    LINE(417, "Expectation Failed")
+    LINE(422, "Unprocessable Content")
+    LINE(429, "Too Many Requests")
+    LINE(431, "Request Header Fields Too Large")
+    LINE(501, "Not Implemented")
+    LINE(502, "Bad Gateway")
+    LINE(503, "Service Unavailable")
+    LINE(504, "Gateway Timeout")
+    LINE(505, "HTTP Version Not Supported")
+    LINE(500, "Internal Server Error")
     default:  /* a code a handler chose that has no line here */
-        return (struct status_head){NULL, 0, "Unknown"};
+        return (struct status_line){NULL, 0, "Unknown\n", 8};
     }
 }
-#undef HEAD
+#undef LINE
 
 static char *put(char *p, const char *s, size_t n)
 {
@@ -343,41 +385,45 @@ static char *put_uint(char *p, size_t v)
     return p;
 }
 
-/* The bytes a response head takes besides its Content-Type, Allow and
+/* The bytes a response header takes besides its Content-Type, Allow and
  * handler-added fields: status line, Server, Date, the field names, a
  * 20-digit length, Connection (generous). */
-enum { RESPONSE_FIXED_HEAD = 256 };
+enum { RESPONSE_FIXED_HEADER = 256 };
 
-/* RFC 9110 §6.4.1: these carry no content, and §8.6: no Content-Length
- * either (a 304's would have to be the 200's, which we need not know). */
-static int status_has_body(int status)
+/* RFC 9110 §8.6: no Content-Length on a 204, nor on a 304 (whose would
+ * have to be the 200's, which we need not know). A 205 says it has none
+ * (§15.3.6). handler.c has made sure none of them has a body. */
+static int status_writes_length(int status)
 {
     return status != 204 && status != 304;
 }
 
-/* Append one response head, and its body when it is in memory, to the
- * write buffer. The caller has made sure that w->max_response bytes are
- * free. Returns 0, or -1 if this response is larger than that (nothing is
- * written then). */
+/* Append one response header, and its body when it is in memory and the
+ * request was not HEAD, to the write buffer. The caller has made sure that
+ * w->max_response bytes are free. Returns 0, or -1 if this response is
+ * larger than that (nothing is written then) — decided on the body GET
+ * would get, so HEAD's answer is GET's header exactly. */
 static int append_response(struct ducta_worker *w, struct ducta_conn *c,
                            const struct ducta_response *res,
-                           const char *allow, int head_only)
+                           const char *allow, int omit_body)
 {
-    int has_body = status_has_body(res->status);
-    size_t ct_len = res->content_type && has_body ? strlen(res->content_type)
-                                                  : 0;
-    size_t body = head_only || !has_body || res->source == DUCTA_BODY_FILE
-                      ? 0 : res->body_len;
-    size_t head = RESPONSE_FIXED_HEAD + ct_len + (allow ? strlen(allow) : 0);
+    int has_length = status_writes_length(res->status);
+    size_t ct_len = res->content_type && has_length
+                        ? strlen(res->content_type) : 0;
+    size_t body = res->source == DUCTA_BODY_FILE ? 0 : res->body_len;
+    size_t header = RESPONSE_FIXED_HEADER + ct_len +
+                    (allow ? strlen(allow) : 0);
     for (size_t i = 0; i < res->nheaders; i++)
-        head += strlen(res->headers[i].name) +
-                strlen(res->headers[i].value) + 4;
-    if (head > DUCTA_RESPONSE_HEAD_MAX || body > w->max_response - head)
+        header += strlen(res->headers[i].name) +
+                  strlen(res->headers[i].value) + 4;
+    if (header > DUCTA_RESPONSE_HEADER_MAX || body > w->max_response - header)
         return -1;
-    struct status_head sh = status_head(res->status);
+    if (omit_body)
+        body = 0;
+    struct status_line sl = status_line(res->status);
     char *p = c->wbuf + c->wlen;
-    if (sh.bytes) {
-        p = put(p, sh.bytes, sh.len);
+    if (sl.bytes) {
+        p = put(p, sl.bytes, sl.len);
     } else {  /* the reason-phrase may be empty (RFC 9112 §4) */
         p = PUT_LIT(p, "HTTP/1.1 ");
         p = put_uint(p, (size_t)res->status);
@@ -388,7 +434,7 @@ static int append_response(struct ducta_worker *w, struct ducta_conn *c,
         p = PUT_LIT(p, "\r\nContent-Type: ");
         p = put(p, res->content_type, ct_len);
     }
-    if (has_body) {
+    if (has_length) {
         p = PUT_LIT(p, "\r\nContent-Length: ");
         p = put_uint(p, res->body_len);  /* HEAD: the length GET would send */
     }
@@ -404,7 +450,7 @@ static int append_response(struct ducta_worker *w, struct ducta_conn *c,
         p = put_str(p, allow);
         p = PUT_LIT(p, "\r\n");
     }
-    if (c->close_after)
+    if (c->after_send != DUCTA_AFTER_SEND_NEXT)
         p = PUT_LIT(p, "Connection: close\r\n");
     else if (w->req.minor_version == 0)
         p = PUT_LIT(p, "Connection: keep-alive\r\n");
@@ -415,17 +461,29 @@ static int append_response(struct ducta_worker *w, struct ducta_conn *c,
     return 0;
 }
 
+/* A response of ducta's own: the status, its reason as the body. */
+static struct ducta_response own_response(int status)
+{
+    struct status_line sl = status_line(status);
+    return (struct ducta_response){.status = status,
+                                   .content_type = "text/plain",
+                                   .body = sl.body,
+                                   .body_len = sl.body_len,
+                                   .file_fd = -1};
+}
+
 /* A complete answer to a request we will not serve; the connection closes
- * after it (lingering, so the client reads it instead of a reset). */
+ * after it (lingering, so the client reads it instead of a reset). The
+ * request may not have parsed, so whether it was HEAD is read from its
+ * first bytes: the method is the first token of the request line. */
 static enum ducta_conn_state error_response(struct ducta_worker *w,
                                             struct ducta_conn *c, int status)
 {
-    struct ducta_response res = {.status = status,
-                                 .content_type = "text/plain",
-                                 .body = status_head(status).reason};
-    res.body_len = strlen(res.body);
-    c->close_after = DUCTA_CLOSE_LINGER;
-    append_response(w, c, &res, NULL, 0);
+    struct ducta_response res = own_response(status);
+    int head_method = c->rlen - c->rpos >= 5 &&
+                      memcmp(c->rbuf + c->rpos, "HEAD ", 5) == 0;
+    c->after_send = DUCTA_AFTER_SEND_LINGER;
+    append_response(w, c, &res, NULL, head_method);
     return DUCTA_CONN_WRITING;
 }
 
@@ -523,13 +581,21 @@ static enum ducta_conn_state on_parse(struct ducta_worker *w,
                                       struct ducta_conn *c)
 {
     /* RFC 9112 §2.2: ignore empty lines before a request-line (old clients
-     * send a CRLF after a POST body) */
+     * send a CRLF after a POST body), a few of them. They are not a
+     * request: they do not make a connection less idle (READING, under a
+     * deadline they do not move; see timer_for). */
     while (c->parser.scanned == 0 && c->rlen - c->rpos >= 2 &&
-           c->rbuf[c->rpos] == '\r' && c->rbuf[c->rpos + 1] == '\n')
+           c->rbuf[c->rpos] == '\r' && c->rbuf[c->rpos + 1] == '\n') {
+        if (c->empty_lines >= DUCTA_MAX_EMPTY_LINES)
+            return error_response(w, c, 400);
+        c->empty_lines++;
         c->rpos += 2;
+    }
     if (c->rpos == c->rlen) {
         c->rpos = c->rlen = 0;
-        return c->wlen ? DUCTA_CONN_WRITING : DUCTA_CONN_KEEPALIVE;
+        if (c->wlen)
+            return DUCTA_CONN_WRITING;
+        return c->empty_lines ? DUCTA_CONN_READING : DUCTA_CONN_KEEPALIVE;
     }
     /* Parsing is pure, so when the write buffer is too full to take an
      * answer we flush first and parse this request again afterwards. */
@@ -567,58 +633,6 @@ static enum ducta_conn_state on_parse(struct ducta_worker *w,
     return c->wlen ? DUCTA_CONN_WRITING : DUCTA_CONN_READING;
 }
 
-static const char not_found_body[] = "Not Found\n";
-static const struct ducta_response internal_error = {
-    .status = 500, .content_type = "text/plain",
-    .body = "Internal Server Error\n", .body_len = 22, .file_fd = -1};
-static const char not_allowed_body[] = "Method Not Allowed\n";
-
-/* A field name is a token (RFC 9110 §5.1); a value may not hold CR, LF or
- * NUL, or a handler could write a second response into ours. */
-static int field_ok(const char *name, const char *value)
-{
-    if (!name || !*name || !value)
-        return 0;
-    for (const char *p = name; *p; p++)
-        if (*p <= ' ' || *p >= 127 || strchr("\"(),/:;<=>?@[\\]{}", *p))
-            return 0;
-    return strpbrk(value, "\r\n") == NULL;
-}
-
-/* The fields conn.c writes itself: a handler setting one would contradict
- * the framing or the connection handling. */
-static int field_reserved(const char *name)
-{
-    static const char *const own[] = {"Content-Length", "Transfer-Encoding",
-                                      "Connection", "Content-Type", "Date",
-                                      "Server", "Allow"};
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
-        if (strcasecmp(name, own[i]) == 0)
-            return 1;
-    return 0;
-}
-
-/* Is what the handler filled in a response we can send as it is? */
-static int response_ok(const struct ducta_response *res)
-{
-    if (res->status < 200 || res->status > 599 ||
-        res->nheaders > DUCTA_RESPONSE_HEADERS_CAP)
-        return 0;
-    if (res->content_type && strpbrk(res->content_type, "\r\n"))
-        return 0;
-    if (res->source == DUCTA_BODY_MEMORY) {
-        if (res->body_len && !res->body)
-            return 0;
-    } else if (res->source != DUCTA_BODY_FILE || res->file_fd < 0) {
-        return 0;
-    }
-    for (size_t i = 0; i < res->nheaders; i++)
-        if (!field_ok(res->headers[i].name, res->headers[i].value) ||
-            field_reserved(res->headers[i].name))
-            return 0;
-    return 1;
-}
-
 /* The handler's response starts as a plain-text 200 with nothing in it;
  * only the fields a handler reads back are reset, not the arrays. */
 static void response_reset(struct ducta_response *res)
@@ -649,41 +663,44 @@ static enum ducta_conn_state on_handle(struct ducta_worker *w,
     struct ducta_response *res = &w->res;
     int status = 0;
     const char *allow = NULL;
-    int head_only = method_is(req->method, "HEAD", 4);
+    int head_method = method_is(req->method, "HEAD", 4);
     response_reset(res);
     ducta_handler h = ducta_route(req, &status, &allow);
     int failed = 0;
     if (h) {
-        failed = h(req, res) != 0 || !response_ok(res);
-    } else if (status == 404 && w->cfg->root &&
-               (head_only || method_is(req->method, "GET", 3))) {
+        allow = NULL;  /* only the router's own 405 lists methods */
+        failed = h(req, res) != 0;
+    } else if (status == 404 && w->cfg->root) {
+        /* every method: the file server answers 405 or OPTIONS itself */
         failed = ducta_response_file(req, res, req->path.ptr,
-                                     req->path.len) != 0 ||
-                 !response_ok(res);
-    } else if (status == 405) {
-        res->status = 405;
-        res->body = not_allowed_body;
-        res->body_len = sizeof not_allowed_body - 1;
+                                     req->path.len) != 0;
     } else {
-        res->status = 404;
-        res->body = not_found_body;
-        res->body_len = sizeof not_found_body - 1;
+        /* the router's answer: 404, 405 (with its Allow), 501 */
+        *res = own_response(status >= 400 && status <= 599 ? status : 500);
+        if (status != 405)
+            allow = NULL;
     }
-    /* From here the file, if any, is ours to close, whatever happens. */
-    int file_fd = res->source == DUCTA_BODY_FILE ? res->file_fd : -1;
+    /* From here the descriptor, if any, is ours to close, whatever the
+     * source, status or validity (ducta.h). */
+    int file_fd = res->file_fd;
+    failed = failed || ducta_response_check(res) != 0;
+    struct ducta_response internal_error = own_response(500);
     const struct ducta_response *out = failed ? &internal_error : res;
+    if (failed)
+        allow = NULL;
     if (!req->keep_alive || w->stopping)
-        c->close_after = DUCTA_CLOSE;
-    if (append_response(w, c, out, allow, head_only) != 0) {
+        c->after_send = DUCTA_AFTER_SEND_CLOSE;
+    if (append_response(w, c, out, allow, head_method) != 0) {
         out = &internal_error;
-        append_response(w, c, out, NULL, 0);
+        append_response(w, c, out, NULL, head_method);
     }
     w->served++;
+    c->answered = 1;
+    c->empty_lines = 0;
     c->rpos += c->head_len + (uint32_t)req->body.len;
     c->head_len = 0;
     c->parser = (struct ducta_parser){0};
-    if (out->source == DUCTA_BODY_FILE && !head_only && out->body_len &&
-        status_has_body(out->status)) {
+    if (out->source == DUCTA_BODY_FILE && !head_method && out->body_len) {
         c->file_fd = file_fd;
         c->file_pos = out->file_offset;
         c->file_end = out->file_offset + out->body_len;
@@ -691,15 +708,16 @@ static enum ducta_conn_state on_handle(struct ducta_worker *w,
     }
     if (file_fd >= 0)
         close(file_fd);
-    return c->close_after ? DUCTA_CONN_WRITING : DUCTA_CONN_PARSING;
+    return c->after_send != DUCTA_AFTER_SEND_NEXT ? DUCTA_CONN_WRITING
+                                                 : DUCTA_CONN_PARSING;
 }
 
 /* Everything is sent: close, linger, or go on with the next request. */
 static enum ducta_conn_state after_sent(struct ducta_conn *c)
 {
     c->wpos = c->wlen = 0;
-    if (c->close_after == DUCTA_CLOSE_LINGER ||
-        (c->close_after == DUCTA_CLOSE &&
+    if (c->after_send == DUCTA_AFTER_SEND_LINGER ||
+        (c->after_send == DUCTA_AFTER_SEND_CLOSE &&
          (c->in_ready || c->rpos < c->rlen))) {
         /* Unread input may be waiting. Closing now would make the kernel
          * send a reset, which can destroy our response in the client's
@@ -708,15 +726,15 @@ static enum ducta_conn_state after_sent(struct ducta_conn *c)
         c->linger_left = DUCTA_LINGER_MAX;
         return DUCTA_CONN_LINGERING;
     }
-    if (c->close_after)
+    if (c->after_send == DUCTA_AFTER_SEND_CLOSE)
         return DUCTA_CONN_CLOSING;
     return DUCTA_CONN_PARSING;
 }
 
-/* A send or sendfile that moved nothing: an ordinary event (EINTR: try
- * again; EAGAIN: the socket buffer is full, wait for epoll) returns 1,
- * anything else — the peer is gone — 0. */
-static int write_waits(struct ducta_conn *c, ssize_t n)
+/* A send or sendfile that moved nothing: absorb an ordinary event (EINTR:
+ * try again; EAGAIN: the socket buffer is full, so clear out_ready and wait
+ * for epoll) and return 1; anything else — the peer is gone — returns 0. */
+static int absorb_write_error(struct ducta_conn *c, ssize_t n)
 {
     if (n < 0 && errno == EINTR)
         return 1;
@@ -746,7 +764,7 @@ static enum ducta_conn_state on_write(struct ducta_conn *c)
                 c->out_ready = 0;
             continue;
         }
-        if (write_waits(c, n))
+        if (absorb_write_error(c, n))
             continue;
         return DUCTA_CONN_CLOSING;  /* EPIPE, ECONNRESET: the peer is gone */
     }
@@ -787,7 +805,7 @@ static enum ducta_conn_state on_sendfile(struct ducta_worker *w,
                 c->out_ready = 0;  /* short: the socket buffer is full */
             continue;
         }
-        if (write_waits(c, n))
+        if (absorb_write_error(c, n))
             continue;
         /* 0: the file shrank under us, so the promised Content-Length can
          * never be met; an error: the peer is gone. Close either way. */
@@ -821,13 +839,27 @@ static enum ducta_conn_state on_linger(struct ducta_worker *w,
     return DUCTA_CONN_LINGERING;
 }
 
-/* Which deadline a connection waiting in its state is under. */
+/* Have bytes of a request arrived, beyond empty lines (and half of one)? */
+static int request_begun(const struct ducta_conn *c)
+{
+    uint32_t n = c->rlen - c->rpos;
+    return n > 1 || (n == 1 && c->rbuf[c->rpos] != '\r');
+}
+
+/* Which deadline a connection waiting in its state is under. Until its
+ * first request begins, a connection is FRESH, whatever empty lines it
+ * sends; after an answer, empty lines start the HEAD deadline, as the
+ * first byte of a request would. */
 static enum ducta_timer timer_for(const struct ducta_conn *c)
 {
     switch (c->state) {
-    case DUCTA_CONN_KEEPALIVE: return DUCTA_TIMER_IDLE;
+    case DUCTA_CONN_KEEPALIVE:
+        return c->answered ? DUCTA_TIMER_IDLE : DUCTA_TIMER_FRESH;
     case DUCTA_CONN_READING:
-        return c->head_len ? DUCTA_TIMER_BODY : DUCTA_TIMER_HEAD;
+        if (c->head_len)
+            return DUCTA_TIMER_BODY;
+        return c->answered || request_begun(c) ? DUCTA_TIMER_HEAD
+                                               : DUCTA_TIMER_FRESH;
     case DUCTA_CONN_WRITING:
     case DUCTA_CONN_SENDFILE:  return DUCTA_TIMER_WRITE;
     case DUCTA_CONN_LINGERING: return DUCTA_TIMER_LINGER;
@@ -835,10 +867,12 @@ static enum ducta_timer timer_for(const struct ducta_conn *c)
     }
 }
 
-/* Called when the machine stops to wait: arm the state's deadline. A head
- * deadline runs from the head's first bytes and is not moved by more of
- * them (that is what beats a client trickling one byte a second); idle and
- * write deadlines move on any progress; the body's on each BODY_STEP. */
+/* Called when the machine stops to wait: arm the state's deadline. A fresh
+ * connection's runs from the accept, and a head deadline from the head's
+ * first bytes (or empty lines); more bytes move neither (that is what
+ * beats a client trickling one byte a second, or an empty line every few).
+ * Idle and write deadlines move on any progress; the body's on each
+ * BODY_STEP. */
 static void arm_timer(struct ducta_worker *w, struct ducta_conn *c,
                       uint64_t io_before, uint64_t served_before)
 {

@@ -98,11 +98,29 @@ enum ducta_body_source {
 };
 
 /* What a handler fills in. It starts zeroed except for content_type
- * ("text/plain") and file_fd (-1). A body in memory must stay valid until
- * the handler returns; content_type is a full MIME type without
- * "Content-Type: ". Header names and values must not contain CR or LF (a
- * response that has them becomes a 500). Nothing here is allocated: the
- * struct belongs to the worker, and scratch is room for formatted values. */
+ * ("text/plain") and file_fd (-1). Nothing here is allocated: the struct
+ * belongs to the worker, and scratch is room for formatted values (use
+ * ducta_response_printf and ducta_response_json_string rather than writing
+ * into it by hand: they keep scratch_used right).
+ *
+ * ducta checks what it finds here before sending anything (handler.c); a
+ * response that breaks one of these rules becomes a 500, never bytes outside
+ * ducta's buffers:
+ *   - status is 200..599; 204, 205 and 304 carry no body (body_len 0);
+ *   - content_type is NULL (no Content-Type) or a media type
+ *     ("type/subtype" and ";name=value" parameters, RFC 9110 §8.3.1);
+ *   - header names are tokens and values are visible characters, spaces
+ *     and tabs, neither first nor last (RFC 9110 §5.5): no CR, LF, NUL or
+ *     other control; not a field ducta writes itself (Content-Length,
+ *     Transfer-Encoding, Connection, Content-Type, Date, Server);
+ *   - nheaders <= DUCTA_RESPONSE_HEADERS_CAP, scratch_used <=
+ *     DUCTA_RESPONSE_SCRATCH, no NULL where a string or a body is due;
+ *   - a memory body fits the write buffer (max_body + a margin);
+ *   - a file body is a regular file with file_offset + body_len within its
+ *     size (fstat), so the promised Content-Length can be met.
+ * Once file_fd >= 0, ducta closes it after the response, whatever the
+ * source, status or validity: a handler never closes a descriptor it has
+ * handed over (ducta_response_file closes one it replaces). */
 struct ducta_response {
     int status;
     const char *content_type;
@@ -135,6 +153,26 @@ const ducta_slice *ducta_param_get(const struct ducta_request *req,
  * call (literals, or copies in res->scratch). 0, or -1 when full. */
 int ducta_response_header(struct ducta_response *res, const char *name,
                           const char *value);
+
+/* handler.c — helpers that do the scratch bookkeeping for a handler.
+ *
+ * printf into what is left of res->scratch: the result is NUL-terminated,
+ * scratch_used moves past it, and it lives as long as the response, so it
+ * may be the body or a header value. NULL (scratch untouched) when it does
+ * not fit. */
+const char *ducta_response_printf(struct ducta_response *res,
+                                  const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* s[0..len) as a JSON string, quotes included (RFC 8259 §7), into scratch
+ * as ducta_response_printf does: '"' and '\\' are escaped, control
+ * characters (below 0x20, and DEL) become \u00XX, valid UTF-8 passes as it
+ * is, and each byte that is not part of valid UTF-8 (a stray continuation
+ * byte, an overlong form, a surrogate, beyond U+10FFFF, a cut sequence)
+ * becomes \ufffd, the replacement character: the output is always valid
+ * JSON in valid UTF-8. NULL when it does not fit. */
+const char *ducta_response_json_string(struct ducta_response *res,
+                                       const char *s, size_t len);
 
 /* Answer with the file at path (relative to the server's --root; it need
  * not be percent-decoded) as the static file server would: 404/403, index
@@ -260,11 +298,18 @@ const char *ducta_mime_type(const char *ext, size_t len);
  * message in err. */
 int ducta_files_init(const char *root, char *err, size_t errlen);
 
+/* handler.c — the handler's side of the API. ducta_response_check: may
+ * what a handler filled in be sent as it is (the rules above struct
+ * ducta_response, including fstat of a file body)? 0, or -1 for a 500.
+ * The write buffer's size is conn.c's to check. */
+int ducta_response_check(const struct ducta_response *res);
+
 /* conn.c — connections: the slab, the buffers, the state machine. */
 enum ducta_conn_state {
     DUCTA_CONN_FREE,       /* slot unused, on the free list */
-    DUCTA_CONN_KEEPALIVE,  /* open, between requests, nothing buffered */
-    DUCTA_CONN_READING,    /* part of a request has arrived; want more */
+    DUCTA_CONN_KEEPALIVE,  /* open, no request begun, nothing buffered */
+    DUCTA_CONN_READING,    /* part of a request (or only empty lines) has
+                            * arrived; want more */
     DUCTA_CONN_PARSING,    /* bytes buffered; find the next request head */
     DUCTA_CONN_HANDLING,   /* a whole request is parsed; build its response */
     DUCTA_CONN_WRITING,    /* responses buffered; send them */
@@ -274,17 +319,20 @@ enum ducta_conn_state {
 };
 
 /* Buffer sizes follow from the limits (ducta_slab_init):
- *   read buffer  = max_head + max_body + DUCTA_CHUNK_SLACK: a whole request
- *                  fits, whatever the chunk framing around its body;
+ *   read buffer  = max_request_line + max_head + max_body +
+ *                  DUCTA_CHUNK_SLACK: a whole request fits (request line,
+ *                  then field section, then body), whatever the chunk
+ *                  framing around its body;
  *   write buffer = 2 * max_response, where max_response = max_body +
- *                  DUCTA_RESPONSE_HEAD_MAX (at least DUCTA_MIN_RESPONSE): a
+ *                  DUCTA_RESPONSE_HEADER_MAX (at least DUCTA_MIN_RESPONSE): a
  *                  batch is flushed before handling a request once less
  *                  than max_response is free, so any one answer (/echo of
  *                  the largest body) fits behind the batch.
  * They are reserved, not committed: a page costs memory once touched. */
 enum {
     DUCTA_CHUNK_SLACK = 4096,
-    DUCTA_RESPONSE_HEAD_MAX = 1024,
+    /* a response's status line and header section, at most */
+    DUCTA_RESPONSE_HEADER_MAX = 1024,
     DUCTA_MIN_RESPONSE = 8192,
     /* After an error response: input we read and discard, at most, before
      * closing, so the client sees our answer rather than a reset. */
@@ -292,17 +340,35 @@ enum {
     /* File bytes sent to one connection before the worker turns to the
      * others: a fast reader of a large file must not hold the worker. */
     DUCTA_SENDFILE_BURST = 1 << 20,
+    /* RFC 9112 §2.2: a server SHOULD ignore at least one empty line before
+     * a request-line (old clients send a CRLF after a POST body). More than
+     * this many before one request is a 400: empty lines are not a way to
+     * hold a connection open. */
+    DUCTA_MAX_EMPTY_LINES = 2,
 };
 
-enum { DUCTA_KEEP = 0, DUCTA_CLOSE = 1, DUCTA_CLOSE_LINGER = 2 };
+/* What a connection does once its write buffer has been sent. */
+enum ducta_after_send {
+    DUCTA_AFTER_SEND_NEXT = 0,   /* go on with the next request */
+    DUCTA_AFTER_SEND_CLOSE,      /* close (draining unread input first) */
+    DUCTA_AFTER_SEND_LINGER,     /* an error was answered: shut writing,
+                                  * drain input, then close */
+};
 
 /* Every state that waits on the client has a deadline (conn.c, "timers").
  * All connections under one timer share its duration, so each timer is a
  * list kept in deadline order just by appending: arming, re-arming and
- * expiring are O(1), with no syscall per connection. */
+ * expiring are O(1), with no syscall per connection, and a list's first
+ * entry is its oldest (what ducta_conn_open reclaims at --max-conns).
+ * A timer whose duration is 0 has no deadline, but its list still holds
+ * its connections in order. */
 enum ducta_timer {
     DUCTA_TIMER_NONE,
-    DUCTA_TIMER_HEAD,    /* a request head has begun: all of it by then */
+    DUCTA_TIMER_FRESH,   /* accepted, no request begun yet (empty lines do
+                          * not count): its first byte within the head
+                          * timeout of the accept */
+    DUCTA_TIMER_HEAD,    /* a request head has begun, or empty lines came
+                          * after an answer: all of it by then */
     DUCTA_TIMER_BODY,    /* the body must advance DUCTA_BODY_STEP bytes */
     DUCTA_TIMER_IDLE,    /* keep-alive, nothing buffered */
     DUCTA_TIMER_WRITE,   /* the client stopped reading: progress by then */
@@ -315,7 +381,7 @@ enum ducta_timer {
 enum { DUCTA_BODY_STEP = 1024 };
 
 struct ducta_timer_list {
-    uint32_t head, tail;  /* slots, or DUCTA_NO_SLOT */
+    uint32_t first, last;  /* slots, or DUCTA_NO_SLOT */
 };
 
 /* The Date header value is always 29 bytes: "Sun, 06 Nov 1994 08:49:37 GMT"
@@ -333,8 +399,10 @@ struct ducta_conn {
     uint8_t peer_shut;       /* epoll saw the peer shut its writing side:
                               * a short read no longer means "drained",
                               * because the EOF behind it must be read */
-    uint8_t close_after;     /* DUCTA_KEEP, DUCTA_CLOSE or DUCTA_CLOSE_LINGER:
-                              * what to do once the write buffer is sent */
+    uint8_t after_send;      /* enum ducta_after_send */
+    uint8_t answered;        /* a response went out: no longer FRESH */
+    uint8_t empty_lines;     /* before the request being read: at most
+                              * DUCTA_MAX_EMPTY_LINES */
     char *rbuf;              /* worker's rbuf_size bytes, from its pool */
     char *wbuf;              /* wbuf_size bytes after it; both NULL while
                               * the connection is idle (KEEPALIVE) */
@@ -368,9 +436,11 @@ struct ducta_worker {
     int reserve_fd;            /* kept open to shed a connection at EMFILE */
     uint64_t shed;             /* connections closed at once for lack of
                                 * descriptors or slots */
+    uint64_t reclaimed;        /* idle or not-yet-started connections
+                                * closed to make room for a new one */
     const struct ducta_config *cfg;
     struct ducta_conn *slab;   /* cfg->max_conns slots */
-    uint32_t free_head;        /* first free slot, or DUCTA_NO_SLOT */
+    uint32_t free_first;       /* first free slot, or DUCTA_NO_SLOT */
     uint32_t live;             /* slots in use */
     uint32_t high_water;       /* slots [0, high_water) have ever been used */
     /* The buffer pool: max_conns pairs of rbuf + wbuf in one mapping,
@@ -406,8 +476,11 @@ enum { DUCTA_NO_SLOT = UINT32_MAX };
 
 int ducta_slab_init(struct ducta_worker *w);
 void ducta_slab_free(struct ducta_worker *w);
-/* Take a slot for an accepted, non-blocking socket; NULL if the slab is full
- * (the caller closes the socket). */
+/* Take a slot for an accepted, non-blocking socket. When the slab is full,
+ * the slot of an idle keep-alive connection (oldest first), else of one
+ * that has not begun a request (oldest first), is reclaimed: closed, it had
+ * nothing in flight. NULL if every slot has a request in flight (the caller
+ * closes the socket). */
 struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd);
 /* Run the connection's state machine after the event backend saw the
  * socket change. The bits are the backend's translation of its own events
