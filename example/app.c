@@ -9,32 +9,14 @@
  *
  * A handler reads the request (slices into the connection's buffer, valid
  * during the call) and fills in the response. Nothing here allocates: text
- * is formatted into res->scratch, which belongs to the response.
+ * is formatted into res->scratch, which belongs to the response, by
+ * ducta_response_printf (NULL when it does not fit); a value that goes into
+ * JSON is escaped with ducta_response_json_string first, or a request
+ * could write JSON of its own into ours.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "ducta.h"
-
-/* printf into what is left of res->scratch; NULL if it does not fit. The
- * result lives as long as the response, so it may be the body or a header
- * value. */
-static const char *scratchf(struct ducta_response *res, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static const char *scratchf(struct ducta_response *res, const char *fmt, ...)
-{
-    char *at = res->scratch + res->scratch_used;
-    size_t room = sizeof res->scratch - res->scratch_used;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(at, room, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= room)
-        return NULL;
-    res->scratch_used += (size_t)n + 1;
-    return at;
-}
 
 static int text(struct ducta_response *res, int status, const char *body)
 {
@@ -57,7 +39,8 @@ int hello(const struct ducta_request *req, struct ducta_response *res)
 int hello_name(const struct ducta_request *req, struct ducta_response *res)
 {
     const ducta_slice *name = ducta_param_get(req, "name");
-    return text(res, 200, scratchf(res, "Hello, %.*s!\n", (int)name->len, name->ptr));
+    return text(res, 200, ducta_response_printf(res, "Hello, %.*s!\n",
+                                                (int)name->len, name->ptr));
 }
 
 /* GET /search?q=words — the query is everything after '?' */
@@ -68,7 +51,7 @@ int search(const struct ducta_request *req, struct ducta_response *res)
         const char *amp = memchr(q, '&', (size_t)(end - q));
         const char *field_end = amp ? amp : end;
         if (field_end - q >= 2 && q[0] == 'q' && q[1] == '=')
-            return text(res, 200, scratchf(res, "You searched for: %.*s\n",
+            return text(res, 200, ducta_response_printf(res, "You searched for: %.*s\n",
                                            (int)(field_end - q - 2), q + 2));
         q = field_end + 1;
     }
@@ -81,20 +64,26 @@ int agent(const struct ducta_request *req, struct ducta_response *res)
     const ducta_slice *ua = ducta_header_get(req, "user-agent");
     if (!ua)
         return text(res, 200, "You sent no User-Agent.\n");
-    return text(res, 200, scratchf(res, "Your User-Agent: %.*s\n",
+    return text(res, 200, ducta_response_printf(res, "Your User-Agent: %.*s\n",
                                    (int)ua->len, ua->ptr));
 }
 
-/* GET /users/:id/card — header fields of our own, JSON body */
+/* GET /users/:id/card — header fields of our own, JSON body. The id is
+ * whatever the client put in the path (/users/7","admin":true,"x":"/card
+ * included): as a JSON string it is escaped, never pasted in. */
 int user_card(const struct ducta_request *req, struct ducta_response *res)
 {
     const ducta_slice *id = ducta_param_get(req, "id");
-    const char *copy = scratchf(res, "%.*s", (int)id->len, id->ptr);
+    const char *json_id = ducta_response_json_string(res, id->ptr, id->len);
+    if (!json_id)
+        return text(res, 414, "That id is too long.\n");
+    const char *copy = ducta_response_printf(res, "%.*s", (int)id->len,
+                                             id->ptr);
     if (!copy || ducta_response_header(res, "X-User-Id", copy) != 0 ||
         ducta_response_header(res, "Cache-Control", "no-store") != 0)
         return -1;
     res->content_type = "application/json";
-    return text(res, 200, scratchf(res, "{\"user\":\"%s\"}\n", copy));
+    return text(res, 200, ducta_response_printf(res, "{\"user\":%s}\n", json_id));
 }
 
 /* GET /assets/<anything> — the wildcard (*path) holds the rest of the
@@ -113,7 +102,7 @@ int asset(const struct ducta_request *req, struct ducta_response *res)
             dot = NULL;
     const char *type = dot ? ducta_mime_type(dot + 1, (size_t)(path->ptr + path->len - dot - 1))
                            : "application/octet-stream";
-    return text(res, 200, scratchf(res, "%.*s would be served as %s\n",
+    return text(res, 200, ducta_response_printf(res, "%.*s would be served as %s\n",
                                    (int)path->len, path->ptr, type));
 }
 
@@ -124,6 +113,6 @@ int note_create(const struct ducta_request *req, struct ducta_response *res)
         return text(res, 400, "POST a note in the body.\n");
     if (ducta_response_header(res, "Location", "/notes/1") != 0)
         return -1;
-    return text(res, 201, scratchf(res, "Stored a note of %zu bytes.\n",
+    return text(res, 201, ducta_response_printf(res, "Stored a note of %zu bytes.\n",
                                    req->body.len));
 }

@@ -6,6 +6,7 @@
 #include "ducta.h"
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,23 @@ int body_too_big(const struct ducta_request *req, struct ducta_response *res);
 int own_file(const struct ducta_request *req, struct ducta_response *res);
 int bad_file(const struct ducta_request *req, struct ducta_response *res);
 int download(const struct ducta_request *req, struct ducta_response *res);
+int empty_status(const struct ducta_request *req, struct ducta_response *res);
+int scratch_slip(const struct ducta_request *req, struct ducta_response *res);
+int bad_value(const struct ducta_request *req, struct ducta_response *res);
+int good_value(const struct ducta_request *req, struct ducta_response *res);
+int content_type(const struct ducta_request *req, struct ducta_response *res);
+int file_wraps(const struct ducta_request *req, struct ducta_response *res);
+int file_past_eof(const struct ducta_request *req, struct ducta_response *res);
+int file_not_regular(const struct ducta_request *req,
+                     struct ducta_response *res);
+int fd_in_memory_body(const struct ducta_request *req,
+                      struct ducta_response *res);
+int fd_bad_source(const struct ducta_request *req, struct ducta_response *res);
+int fd_then_fail(const struct ducta_request *req, struct ducta_response *res);
+int file_twice(const struct ducta_request *req, struct ducta_response *res);
+int allow_field(const struct ducta_request *req, struct ducta_response *res);
+int printf_fill(const struct ducta_request *req, struct ducta_response *res);
+int json_echo(const struct ducta_request *req, struct ducta_response *res);
 
 int fails(const struct ducta_request *req, struct ducta_response *res)
 {
@@ -74,11 +92,12 @@ int many_headers(const struct ducta_request *req, struct ducta_response *res)
     int n = 0;
     while (n < 12 && ducta_response_header(res, names[n], "v") == 0)
         n++;
-    int len = snprintf(res->scratch, DUCTA_RESPONSE_SCRATCH, "%d fit\n", n);
-    res->scratch_used = (size_t)len + 1;
+    const char *body = ducta_response_printf(res, "%d fit\n", n);
+    if (!body)
+        return -1;
     res->status = 200;
-    res->body = res->scratch;
-    res->body_len = (size_t)len;
+    res->body = body;
+    res->body_len = strlen(body);
     return 0;
 }
 
@@ -133,5 +152,238 @@ int download(const struct ducta_request *req, struct ducta_response *res)
     if (!path || ducta_response_file(req, res, path->ptr, path->len) != 0)
         return -1;
     ducta_response_header(res, "Content-Disposition", "attachment");
+    return 0;
+}
+
+/* /empty/NNN: that status without a body (204, 205, 304 may have none) */
+int empty_status(const struct ducta_request *req, struct ducta_response *res)
+{
+    const ducta_slice *code = ducta_param_get(req, "code");
+    char digits[8] = "";
+    if (code && code->len < sizeof digits)
+        memcpy(digits, code->ptr, code->len);
+    res->status = atoi(digits);
+    return 0;
+}
+
+/* The bookkeeping slip the issue shows: scratch_used += snprintf() + 1,
+ * where snprintf returns the length it wanted, not what fitted. Its writes
+ * stay inside scratch; the count it leaves does not. */
+int scratch_slip(const struct ducta_request *req, struct ducta_response *res)
+{
+    res->scratch_used = DUCTA_RESPONSE_SCRATCH - 6;
+    res->scratch_used += (size_t)snprintf(res->scratch + res->scratch_used,
+                                          DUCTA_RESPONSE_SCRATCH -
+                                              res->scratch_used,
+                                          "%.*s", (int)req->path.len,
+                                          req->path.ptr) + 1;
+    /* the helper refuses to write behind a count past the end */
+    if (ducta_response_printf(res, "x") != NULL)
+        return 0;  /* 200 "ok" would fail the test */
+    res->status = 200;
+    res->body = "ok";
+    res->body_len = 2;
+    return 0;
+}
+
+/* /bad-value/N: a field value RFC 9110 §5.5 does not allow */
+static const char *const bad_values[] = {
+    "a\x01b", "a\x7f", "a\vb", "a\fb", "a\x1b[31m", " lead", "trail\t",
+    "a\rb", "a\nb",
+};
+int bad_value(const struct ducta_request *req, struct ducta_response *res)
+{
+    const ducta_slice *n = ducta_param_get(req, "n");
+    size_t i = n && n->len == 1 ? (size_t)(n->ptr[0] - '0') : 99;
+    if (i >= sizeof bad_values / sizeof bad_values[0])
+        return -1;
+    res->status = 200;
+    res->body = "bad value sent\n";
+    res->body_len = 15;
+    ducta_response_header(res, "X-Bad", bad_values[i]);
+    return 0;
+}
+
+/* values that are fine: inner spaces and tabs, obs-text, empty */
+int good_value(const struct ducta_request *req, struct ducta_response *res)
+{
+    (void)req;
+    res->status = 200;
+    if (ducta_response_header(res, "X-Words", "a b\tc") != 0 ||
+        ducta_response_header(res, "X-Latin", "caf\xc3\xa9") != 0 ||
+        ducta_response_header(res, "X-Empty", "") != 0)
+        return -1;
+    return 0;
+}
+
+/* /ctype/N: content types, valid (even) and not (odd) */
+static const char *const ctypes[] = {
+    "text/html; charset=utf-8",  "text/plain\x01",
+    "multipart/form-data; boundary=\"a b\"", "textplain",
+    "application/json;a=1; ;b=2", "text/plain; charset",
+    "text/plain ;q=\"x\\\"y\"",    "text/ plain",
+    "image/svg+xml",             "",
+};
+int content_type(const struct ducta_request *req, struct ducta_response *res)
+{
+    const ducta_slice *n = ducta_param_get(req, "n");
+    size_t i = n && n->len == 1 ? (size_t)(n->ptr[0] - '0') : 99;
+    if (i >= sizeof ctypes / sizeof ctypes[0])
+        return -1;
+    res->status = 200;
+    res->content_type = ctypes[i];
+    res->body = "typed\n";
+    res->body_len = 6;
+    return 0;
+}
+
+static int open_own(struct ducta_response *res, struct stat *st)
+{
+    int fd = open("test/app/routes.def", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, st) != 0)
+        return -1;
+    res->status = 200;
+    res->source = DUCTA_BODY_FILE;
+    res->file_fd = fd;
+    return 0;
+}
+
+/* offset + length wraps around 2^64 */
+int file_wraps(const struct ducta_request *req, struct ducta_response *res)
+{
+    (void)req;
+    struct stat st;
+    if (open_own(res, &st) != 0)
+        return -1;
+    res->file_offset = UINT64_MAX - 4;
+    res->body_len = 10;
+    return 0;
+}
+
+/* more bytes than the file has */
+int file_past_eof(const struct ducta_request *req, struct ducta_response *res)
+{
+    (void)req;
+    struct stat st;
+    if (open_own(res, &st) != 0)
+        return -1;
+    res->file_offset = 1;
+    res->body_len = (size_t)st.st_size;  /* one past the end */
+    return 0;
+}
+
+/* a descriptor that is not a regular file (a directory) */
+int file_not_regular(const struct ducta_request *req,
+                     struct ducta_response *res)
+{
+    (void)req;
+    int fd = open("test/app", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    res->status = 200;
+    res->source = DUCTA_BODY_FILE;
+    res->file_fd = fd;
+    res->body_len = 1;
+    return 0;
+}
+
+/* a descriptor handed over, but the body is in memory: ducta still closes
+ * it (file_fd >= 0 is a hand-over, whatever the source) */
+int fd_in_memory_body(const struct ducta_request *req,
+                      struct ducta_response *res)
+{
+    (void)req;
+    struct stat st;
+    if (open_own(res, &st) != 0)
+        return -1;
+    res->source = DUCTA_BODY_MEMORY;
+    res->body = "memory\n";
+    res->body_len = 7;
+    return 0;
+}
+
+/* a descriptor with a source that does not exist: a 500, and closed */
+int fd_bad_source(const struct ducta_request *req, struct ducta_response *res)
+{
+    (void)req;
+    struct stat st;
+    if (open_own(res, &st) != 0)
+        return -1;
+    res->source = (enum ducta_body_source)7;
+    res->body_len = 3;
+    return 0;
+}
+
+/* a descriptor handed over, then the handler fails */
+int fd_then_fail(const struct ducta_request *req, struct ducta_response *res)
+{
+    (void)req;
+    struct stat st;
+    if (open_own(res, &st) != 0)
+        return -1;
+    return -1;
+}
+
+/* ducta_response_file twice: the second answer replaces the first */
+int file_twice(const struct ducta_request *req, struct ducta_response *res)
+{
+    if (ducta_response_file(req, res, "/d.txt", 6) != 0 ||
+        ducta_response_file(req, res, "/d.txt", 6) != 0)
+        return -1;
+    return 0;
+}
+
+/* Allow is the handler's to set (an OPTIONS answer, a 405 of its own) */
+int allow_field(const struct ducta_request *req, struct ducta_response *res)
+{
+    (void)req;
+    res->status = 200;
+    return ducta_response_header(res, "Allow", "GET, HEAD, OPTIONS");
+}
+
+/* ducta_response_printf until scratch is full: every string it returned
+ * must still be whole, and scratch_used never past the end */
+int printf_fill(const struct ducta_request *req, struct ducta_response *res)
+{
+    (void)req;
+    const char *parts[64];
+    size_t n = 0;
+    while (n < 64 && (parts[n] = ducta_response_printf(res, "part-%02zu", n)))
+        n++;
+    if (res->scratch_used > DUCTA_RESPONSE_SCRATCH)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "part-%02zu", i);
+        if (strcmp(parts[i], want) != 0)
+            return -1;
+    }
+    const char *body = ducta_response_printf(res, "%zu", n);
+    if (body)  /* it cannot fit: scratch is full */
+        return -1;
+    res->scratch_used = 0;  /* start over: a new, empty scratch */
+    body = ducta_response_printf(res, "%zu parts\n", n);
+    if (!body)
+        return -1;
+    res->status = 200;
+    res->body = body;
+    res->body_len = strlen(body);
+    return 0;
+}
+
+/* POST /json: the request body as a JSON string, {"s":...} */
+int json_echo(const struct ducta_request *req, struct ducta_response *res)
+{
+    const char *s = ducta_response_json_string(res, req->body.ptr,
+                                               req->body.len);
+    if (!s)
+        return -1;
+    const char *body = ducta_response_printf(res, "{\"s\":%s}", s);
+    if (!body)
+        return -1;
+    res->status = 200;
+    res->content_type = "application/json";
+    res->body = body;
+    res->body_len = strlen(body);
     return 0;
 }
