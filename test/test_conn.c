@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ducta.h"
@@ -370,19 +371,86 @@ Test(conn, slots_are_reused_with_a_new_generation)
     close(fd2);
 }
 
-Test(conn, full_slab_refuses_more)
+/* Has the server closed fd's connection (EOF or reset, without waiting)? */
+static int closed_by_server(int fd)
+{
+    char b[4096];
+    for (;;) {
+        ssize_t k = recv(fd, b, sizeof b, MSG_DONTWAIT);
+        if (k > 0)
+            continue;  /* an answer sent before; read past it */
+        return k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+}
+
+Test(conn, full_slab_of_requests_in_flight_refuses_more)
 {
     int fds[8];
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 8; i++) {
         fds[i] = connect_client();
+        send_str(fds[i], "GET /plaintext HTTP/1.1\r\n");  /* half a head */
+    }
+    pump();
     int sv[2];
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
     cr_assert_eq(ducta_worker_adopt(&w, sv[0]), -1);
     close(sv[1]);
-    for (int i = 0; i < 8; i++)
+    cr_assert_eq(w.reclaimed, 0, "a request in flight is never reclaimed");
+    for (int i = 0; i < 8; i++) {
+        cr_assert(!closed_by_server(fds[i]));
         close(fds[i]);
+    }
     pump();
     cr_assert_eq(w.live, 0);
+}
+
+Test(conn, a_full_slab_reclaims_idle_then_fresh_connections_oldest_first)
+{
+    /* slots 0-3: connected, nothing sent (fresh); 4-7: answered once, now
+     * idle keep-alive, 4 the oldest. Newcomers take the idle ones' slots
+     * first, oldest first, then the fresh ones', oldest first. */
+    int fds[8];
+    for (int i = 0; i < 4; i++)
+        fds[i] = connect_client();
+    for (int i = 4; i < 8; i++) {
+        reset_inbuf();
+        fds[i] = connect_client();
+        send_str(fds[i], req_plain);
+        struct resp r[1];
+        cr_assert_eq(await(fds[i], r, 1, 4096), 1);
+    }
+    cr_assert_eq(w.live, 8);
+    static const int victim[] = {4, 5, 6, 7, 0, 1};
+    int newcomers[6];
+    for (int k = 0; k < 6; k++) {
+        newcomers[k] = connect_client();  /* asserts the adopt succeeded */
+        cr_assert_eq(w.live, 8);
+        cr_assert_eq(w.reclaimed, (uint64_t)k + 1);
+        for (int i = 0; i < 8; i++) {
+            int gone = 0;
+            for (int j = 0; j <= k; j++)
+                gone |= victim[j] == i;
+            if (fds[i] >= 0 && gone) {
+                cr_assert(closed_by_server(fds[i]), "slot of client %d", i);
+                close(fds[i]);
+                fds[i] = -1;
+            } else if (fds[i] >= 0) {
+                cr_assert(!closed_by_server(fds[i]), "client %d kept", i);
+            }
+        }
+    }
+    /* the newcomers are served */
+    for (int k = 0; k < 6; k++) {
+        reset_inbuf();
+        send_str(newcomers[k], req_plain);
+        struct resp r[1];
+        cr_assert_eq(await(newcomers[k], r, 1, 4096), 1);
+        cr_assert_eq(r[0].status, 200);
+        close(newcomers[k]);
+    }
+    for (int i = 0; i < 8; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
 }
 
 Test(conn, drain_closes_idle_and_finishes_in_flight)
@@ -508,6 +576,27 @@ Test(conn, empty_lines_before_a_request_are_ignored)
     cr_assert_str_eq(r[0].body, "hi");
     cr_assert_eq(r[1].status, 200);
     cr_assert_str_eq(r[1].body, "Hello, World!");
+    close(fd);
+}
+
+Test(conn, empty_lines_are_bounded)
+{
+    /* RFC 9112 §2.2 asks a server to ignore at least one; ducta ignores
+     * DUCTA_MAX_EMPTY_LINES before each request, and answers more with a
+     * 400 instead of reading them forever */
+    reset_inbuf();
+    int fd = connect_client();
+    for (int i = 0; i < DUCTA_MAX_EMPTY_LINES; i++)
+        send_str(fd, "\r\n");
+    send_str(fd, req_plain);
+    for (int i = 0; i < DUCTA_MAX_EMPTY_LINES + 1; i++)
+        send_str(fd, "\r\n");
+    send_str(fd, req_plain);
+    struct resp r[2];
+    cr_assert_eq(await(fd, r, 2, 4096), 2);
+    cr_assert_eq(r[0].status, 200);
+    cr_assert_eq(r[1].status, 400);
+    cr_assert_eq(r[1].conn_close, 1);
     close(fd);
 }
 
@@ -663,6 +752,89 @@ Test(timers, lingering_ends_without_the_client)
     sleep_ms(T_MS + 20);
     pump();
     cr_assert_eq(w.live, 0, "the client never closed; the deadline did");
+    close(fd);
+}
+
+/* ---- a fresh connection, and empty lines: head 100 ms, idle 10 s ---- */
+
+static void setup_fresh(void)
+{
+    ducta_config_defaults(&cfg);
+    cfg.max_conns = 8;
+    cfg.head_timeout_ms = T_MS;
+    cfg.idle_timeout_ms = 100 * T_MS;
+    cr_assert_eq(ducta_worker_init(&w, &cfg, 0), 0);
+}
+
+TestSuite(fresh, .init = setup_fresh, .fini = teardown);
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Turn the loop until fd's connection is closed; the ms it took from t0,
+ * or -1 if it is still open after limit_ms. */
+static int64_t closed_within(int fd, int64_t t0, int limit_ms)
+{
+    while (now_ms() - t0 <= limit_ms) {
+        pump();
+        if (closed_by_server(fd))
+            return now_ms() - t0;
+        sleep_ms(5);
+    }
+    return -1;
+}
+
+Test(fresh, a_silent_connection_has_the_head_deadline_not_the_idle_one)
+{
+    int64_t t0 = now_ms();
+    int fd = connect_client();
+    int64_t at = closed_within(fd, t0, 20 * T_MS);
+    cr_assert_geq(at, 0, "still open: it waits under the idle deadline");
+    cr_assert_geq(at, T_MS - 10, "closed at %lld ms: not before", (long long)at);
+    cr_assert_eq(w.timed_out, 1);
+    close(fd);
+}
+
+Test(fresh, empty_lines_do_not_move_a_fresh_connections_deadline)
+{
+    /* the deadline runs from the accept; an empty line sent on its way
+     * (within the allowed number) does not start it again */
+    int64_t t0 = now_ms();
+    int fd = connect_client();
+    send_str(fd, "\r\n");
+    pump();
+    sleep_ms(T_MS / 2);
+    int64_t t_second = now_ms();
+    send(fd, "\r\n", 2, MSG_NOSIGNAL);
+    int64_t at = closed_within(fd, t0, 20 * T_MS);
+    cr_assert_geq(at, 0, "still open: empty lines held it");
+    /* had the second empty line moved it, it would close T_MS after it */
+    if (t_second - t0 < T_MS / 2 + 20)
+        cr_assert_lt(at, t_second - t0 + T_MS - 10,
+                     "closed at %lld ms: the empty line at %lld ms moved it",
+                     (long long)at, (long long)(t_second - t0));
+    close(fd);
+}
+
+Test(fresh, empty_lines_after_an_answer_start_the_head_deadline)
+{
+    /* an idle keep-alive connection that sends an empty line has begun
+     * what should be a request: without one, it closes on the head
+     * deadline, not 10 s later (and more empty lines would not move it) */
+    reset_inbuf();
+    int fd = connect_client();
+    send_str(fd, req_plain);
+    struct resp r[1];
+    cr_assert_eq(await(fd, r, 1, 4096), 1);
+    int64_t t0 = now_ms();
+    send_str(fd, "\r\n");
+    int64_t at = closed_within(fd, t0, 20 * T_MS);
+    cr_assert_geq(at, 0, "still open: the empty line renewed the idle deadline");
+    cr_assert_eq(w.timed_out, 1);
     close(fd);
 }
 
