@@ -3,13 +3,17 @@
  *
  * The server (from $DUCTA_BIN) runs with one worker and either a small
  * --max-conns or a small RLIMIT_NOFILE. More clients than it can hold
- * connect at once: the ones it cannot hold must be closed promptly (not
- * left hanging in the backlog), the server must not spin while it is full,
- * and once clients leave it must serve new ones by itself.
+ * connect at once. Slots held by idle keep-alive connections, or by ones
+ * that have sent nothing, are reclaimed for newcomers; when every slot has
+ * a request in flight, the newcomers it cannot hold must be closed
+ * promptly (not left hanging in the backlog), the server must not spin
+ * while it is full, and once clients leave it must serve new ones by
+ * itself.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -33,6 +37,28 @@ static void start(int nofile, const char *max_conns)
     const char *args[] = {"--threads", "1", "--no-pin", "--max-conns",
                           max_conns, NULL};
     pid = spawn_ducta(args, nofile, &port);
+}
+
+/* Sockets the server holds (its listener among them). */
+static int server_sockets(void)
+{
+    char path[64], link[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char fdpath[384];
+        snprintf(fdpath, sizeof fdpath, "%s/%s", path, e->d_name);
+        ssize_t k = readlink(fdpath, link, sizeof link - 1);
+        if (k > 0) {
+            link[k] = 0;
+            n += strncmp(link, "socket:", 7) == 0;
+        }
+    }
+    closedir(d);
+    return n;
 }
 
 static void stop(void)
@@ -133,13 +159,69 @@ static void recovers(int *fds, int total)
     }
 }
 
+static const char half_head[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\n";
+
 Test(limits, max_conns_sheds_the_excess_and_recovers)
 {
+    /* every slot holds a request in flight (half a head): nothing can be
+     * reclaimed, so newcomers are closed at once */
     enum { SLOTS = 5, TOTAL = 12 };
     start(0, "5");
     int fds[TOTAL];
-    cr_assert_eq(crowd(fds, TOTAL), SLOTS);
+    for (int i = 0; i < SLOTS; i++) {
+        fds[i] = dial();
+        cr_assert_eq(send(fds[i], half_head, sizeof half_head - 1,
+                          MSG_NOSIGNAL),
+                     (ssize_t)(sizeof half_head - 1));
+    }
+    int base = 0;  /* wait until the server holds the five */
+    for (int i = 0; i < 1000 && (base = server_sockets()) < SLOTS + 1; i++)
+        usleep(10 * 1000);
+    cr_assert_geq(base, SLOTS + 1, "the holders were accepted");
+    for (int i = SLOTS; i < TOTAL; i++) {
+        fds[i] = dial();
+        cr_assert_eq(ask(fds[i]), 0, "client %d shed", i);
+    }
     recovers(fds, TOTAL);
+    stop();
+}
+
+Test(limits, a_full_server_reclaims_idle_and_silent_connections)
+{
+    /* 100 slots: 50 idle keep-alive connections, 50 that never send a
+     * byte. Twenty newcomers must all be answered, as nginx would: an idle
+     * or not-yet-started slot is given up for them. The head deadline is
+     * long so that only reclaiming can free the silent ones' slots. */
+    enum { IDLE = 50, SILENT = 50, NEW = 20 };
+    const char *args[] = {"--threads", "1", "--no-pin", "--max-conns", "100",
+                          "--head-timeout", "60000", NULL};
+    pid = spawn_ducta(args, 0, &port);
+    int base = server_sockets();  /* the listener */
+    int idle[IDLE], silent[SILENT], fresh[NEW];
+    for (int i = 0; i < IDLE; i++) {
+        idle[i] = dial();
+        cr_assert_eq(ask(idle[i]), 1, "idle client %d served first", i);
+    }
+    for (int i = 0; i < SILENT; i++)
+        silent[i] = dial();
+    /* TCP_DEFER_ACCEPT: the kernel hands over a connection that sends
+     * nothing only after a SYN-ACK retransmission (a second or more) */
+    int held = 0;
+    for (int i = 0; i < 3000 && (held = server_sockets() - base) < 100; i++)
+        usleep(10 * 1000);
+    cr_assert_eq(held, 100, "the server holds all hundred");
+    for (int i = 0; i < NEW; i++) {
+        fresh[i] = dial();
+        cr_assert_eq(ask(fresh[i]), 1, "newcomer %d answered", i);
+    }
+    for (int i = 0; i < NEW; i++)
+        cr_assert_eq(ask(fresh[i]), 1, "newcomer %d kept", i);
+    for (int i = 0; i < IDLE; i++)
+        close(idle[i]);
+    for (int i = 0; i < SILENT; i++)
+        close(silent[i]);
+    for (int i = 0; i < NEW; i++)
+        close(fresh[i]);
     stop();
 }
 
