@@ -944,6 +944,9 @@ void ducta_conn_event(struct ducta_worker *w, struct ducta_conn *c,
 
 void ducta_conn_begin_drain(struct ducta_worker *w, struct ducta_conn *c)
 {
-    if (c->state == DUCTA_CONN_KEEPALIVE)
+    /* nothing in flight: idle, or nothing but empty lines so far */
+    if (c->state == DUCTA_CONN_KEEPALIVE ||
+        (c->state == DUCTA_CONN_READING && !c->head_len && !c->wlen &&
+         !request_begun(c)))
         ducta_conn_close(w, c);
 }
