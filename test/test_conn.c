@@ -755,6 +755,45 @@ Test(timers, lingering_ends_without_the_client)
     close(fd);
 }
 
+/* max_request_line bounds the request line, max_head the field section
+ * after it, max_body the body: a request at all three limits at once must
+ * fit the read buffer (with chunk framing around its body) and be served */
+Test(conn, a_request_at_every_limit_fits_the_read_buffer)
+{
+    teardown();
+    ducta_config_defaults(&cfg);
+    cfg.max_conns = 2;
+    cfg.limits.max_request_line = 8192;
+    cfg.limits.max_head = 4096;
+    cfg.limits.max_body = 4096;
+    cr_assert_eq(ducta_worker_init(&w, &cfg, 0), 0);
+    cr_assert_geq(w.rbuf_size, 8192 + 4096 + 4096 + DUCTA_CHUNK_SLACK);
+
+    static char req[20000], body[4096];
+    memset(body, 'b', sizeof body);
+    /* near each limit, not at it: where a CRLF counts is the parser's */
+    enum { QUERY = 8000, PAD = 3900 };
+    int n = snprintf(req, sizeof req, "POST /echo?%*s HTTP/1.1\r\n", QUERY,
+                     "q");
+    memset(req + 11, 'q', QUERY);
+    n += snprintf(req + n, sizeof req - (size_t)n,
+                  "Host: t\r\nContent-Length: 4096\r\nX-Pad: %*s\r\n\r\n",
+                  PAD, "x");
+    /* more than a buffer of max_head + max_body + slack would hold */
+    cr_assert_gt((size_t)n + sizeof body, 4096 + 4096 + DUCTA_CHUNK_SLACK);
+    reset_inbuf();
+    int fd = connect_client();
+    send_all(fd, req, (size_t)n);
+    send_all(fd, body, sizeof body);
+    for (int i = 0; i < 200 && inlen < 4096; i++) {
+        pump();
+        drain_client(fd, 65536);
+    }
+    cr_assert(inlen > 12 && memcmp(inbuf, "HTTP/1.1 200", 12) == 0,
+              "%.40s", inbuf);
+    close(fd);
+}
+
 /* ---- a fresh connection, and empty lines: head 100 ms, idle 10 s ---- */
 
 static void setup_fresh(void)
