@@ -408,7 +408,8 @@ static int append_response(struct ducta_worker *w, struct ducta_conn *c,
                            const char *allow, int omit_body)
 {
     int has_length = status_writes_length(res->status);
-    size_t ct_len = res->content_type && has_length
+    /* a 205 says it has no content, so there is nothing to have a type */
+    size_t ct_len = res->content_type && has_length && res->status != 205
                         ? strlen(res->content_type) : 0;
     size_t body = res->source == DUCTA_BODY_FILE ? 0 : res->body_len;
     size_t header = RESPONSE_FIXED_HEADER + ct_len +

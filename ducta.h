@@ -118,6 +118,8 @@ enum ducta_body_source {
  *   - a memory body fits the write buffer (max_body + a margin);
  *   - a file body is a regular file with file_offset + body_len within its
  *     size (fstat), so the promised Content-Length can be met.
+ * For HEAD, the same checks decide, and the answer is GET's header without
+ * the body.
  * Once file_fd >= 0, ducta closes it after the response, whatever the
  * source, status or validity: a handler never closes a descriptor it has
  * handed over (ducta_response_file closes one it replaces). */
@@ -158,8 +160,8 @@ int ducta_response_header(struct ducta_response *res, const char *name,
  *
  * printf into what is left of res->scratch: the result is NUL-terminated,
  * scratch_used moves past it, and it lives as long as the response, so it
- * may be the body or a header value. NULL (scratch untouched) when it does
- * not fit. */
+ * may be the body or a header value. NULL (scratch_used unchanged) when it
+ * does not fit, or when scratch_used is already past the end. */
 const char *ducta_response_printf(struct ducta_response *res,
                                   const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

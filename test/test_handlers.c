@@ -203,6 +203,7 @@ Test(handlers, statuses_without_content)
     struct resp r = expect_status("/empty/205", NULL, 205);
     char v[32];
     cr_assert_str_eq(field(&r, "Content-Length", v, sizeof v), "0");
+    cr_assert_null(field(&r, "Content-Type", v, sizeof v));
     free(r.body);
     r = expect_status("/empty/204", NULL, 204);
     cr_assert_null(strcasestr(r.head, "content-length"), "%s", r.head);
