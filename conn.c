@@ -749,7 +749,7 @@ static int absorb_write_error(struct ducta_conn *c, ssize_t n)
 /* WRITING: send what is buffered; one send for the whole batch. */
 static enum ducta_conn_state on_write(struct ducta_conn *c)
 {
-    /* the head of a file response is last in the buffer: MSG_MORE lets
+    /* the header of a file response is last in the buffer: MSG_MORE lets
      * the kernel put the file's first bytes in the same packet */
     int more = c->file_fd >= 0 ? MSG_MORE : 0;
     while (c->wpos < c->wlen) {
