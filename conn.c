@@ -587,8 +587,9 @@ static enum ducta_conn_state on_parse(struct ducta_worker *w,
      * deadline they do not move; see timer_for). */
     while (c->parser.scanned == 0 && c->rlen - c->rpos >= 2 &&
            c->rbuf[c->rpos] == '\r' && c->rbuf[c->rpos + 1] == '\n') {
-        if (c->empty_lines >= DUCTA_MAX_EMPTY_LINES)
-            return error_response(w, c, 400);
+        if (c->empty_lines >= DUCTA_MAX_EMPTY_LINES)  /* room first */
+            return wbuf_tight(w, c) ? DUCTA_CONN_WRITING
+                                    : error_response(w, c, 400);
         c->empty_lines++;
         c->rpos += 2;
     }
