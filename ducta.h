@@ -152,7 +152,9 @@ const ducta_slice *ducta_param_get(const struct ducta_request *req,
                                    const char *name);
 
 /* Add a header field to a response. The strings must outlive the handler
- * call (literals, or copies in res->scratch). 0, or -1 when full. */
+ * call (literals, or ducta_response_printf results in res->scratch). 0, or
+ * -1 when full. Allow is the handler's to set (OPTIONS, a 405 of its own);
+ * the fields ducta writes itself are listed above struct ducta_response. */
 int ducta_response_header(struct ducta_response *res, const char *name,
                           const char *value);
 
