@@ -250,13 +250,13 @@ const char *ducta_simd_name(enum ducta_simd level);
 ducta_handler ducta_route(struct ducta_request *req, int *status,
                           const char **allow);
 
-/* The MIME type for a file name extension (without the dot, any case), from
- * the table the route generator compiles; "application/octet-stream" if
- * unknown. */
+/* files.c — static files under --root (ducta_response_file() is the
+ * handler-facing side).
+ * The MIME type for a file name extension (without the dot, any case);
+ * "application/octet-stream" if unknown. */
 const char *ducta_mime_type(const char *ext, size_t len);
 
-/* Static files under --root (ducta_response_file() is the handler-facing
- * side). ducta_files_init opens the root once at start-up: 0, or -1 with a
+/* ducta_files_init opens the root once at start-up: 0, or -1 with a
  * message in err. */
 int ducta_files_init(const char *root, char *err, size_t errlen);
 
