@@ -21,19 +21,31 @@
  * without openat2 (before 5.6) get a walk that opens one component at a
  * time with O_NOFOLLOW: slower, and it refuses every symlink.
  *
- * One request goes through four steps, each with its own failures and the
+ * What is published, by default: regular files anyone may read (S_IROTH),
+ * in directories anyone may search (S_IXOTH), on no path segment starting
+ * with '.' except /.well-known/ (ducta_files_dotfiles turns dotfiles on).
+ *
+ * One request goes through five steps, each with its own failures and the
  * status each one means:
- *   resolve     path → open regular file (400, 403, 404, 414, 301 for a
- *               directory named without its slash)
- *   validators  ETag, Last-Modified, type (500 when res has no room)
+ *   resolve     path → open regular file: 400 (bad escape, ".."), 404 (no
+ *               such file, a dotfile), 403 (not published), 414 (decoded
+ *               path too long), 503 + Retry-After (out of descriptors or
+ *               memory), 500 (any other error); 301 for a directory named
+ *               without its final slash
+ *   method      GET, HEAD go on; OPTIONS 204, others 405, both with Allow
+ *   validators  ETag, Last-Modified, type
  *   conditions  If-None-Match, If-Modified-Since → 304
  *   range       Range, If-Range → 206 or 416, else 200
+ * A step that finds no room left in the response (res->scratch, fields) is
+ * a 500: whatever scratch_used a handler left, nothing is written outside
+ * res->scratch.
  */
 #define _GNU_SOURCE  /* O_PATH, timegm */
 #include "ducta.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -140,14 +152,29 @@ const char *ducta_mime_type(const char *ext, size_t len)
     return unknown_type;
 }
 
-/* ---- the root -------------------------------------------------------------- */
+/* ---- the root and what is published --------------------------------------- */
 
-/* The longest decoded path we look up; longer is a 414 the parser's limits
- * normally make unreachable. */
-enum { FILES_PATH_MAX = 4096, FILES_INDEX_LEN = 10 /* "index.html" */ };
+/* A decoded path is looked up in a buffer of PATH_MAX bytes, the most the
+ * kernel takes for one path, with room left for "index.html" behind a
+ * directory's slash: a path whose decoded form does not fit names no file
+ * we could open, and is answered 414 (URI Too Long). */
+enum {
+    FILES_INDEX_LEN = 10,  /* "index.html" */
+    FILES_PATH_MAX = PATH_MAX,
+    FILES_DECODED_MAX = FILES_PATH_MAX - FILES_INDEX_LEN - 1,
+};
+
+/* Retry-After of a 503 for lack of descriptors or memory, in seconds: such
+ * a shortage is usually over by then, and a client (or a CDN) that waits
+ * longer keeps a real file from its users for nothing. */
+#define FILES_RETRY_AFTER "1"
+
+/* The methods a file answers, as Allow lists them (RFC 9110 §10.2.1). */
+static const char files_allow[] = "GET, HEAD, OPTIONS";
 
 static int root_fd = -1;
 static int have_openat2;
+static int dotfiles;  /* serve path segments that start with '.' */
 
 int ducta_files_init(const char *root, char *err, size_t errlen)
 {
@@ -169,45 +196,65 @@ int ducta_files_init(const char *root, char *err, size_t errlen)
     return 0;
 }
 
-/* Percent-decode a path into out (RFC 3986 §2.1) and drop its leading
- * slashes, so it is relative to the root. Returns the length, or -1 for a
- * bad escape, a NUL, a ".." segment or a path too long. */
+void ducta_files_dotfiles(int serve)
+{
+    dotfiles = serve != 0;
+}
+
+static int hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decode a path into out (RFC 3986 §2.1), relative to the root:
+ * leading slashes dropped and repeated ones collapsed, as the kernel reads
+ * them, so out never starts with '/' nor holds "//". Returns its length, or
+ * minus the status to answer: 400 for a bad escape, a NUL or a ".."
+ * segment (refused before the kernel has to); 414 when it does not fit;
+ * 404 for a segment starting with '.', unless dotfiles are served or it is
+ * the first one, /.well-known/ (RFC 8615): by default a stray .env or
+ * .git/ in the root stays private. */
 static ssize_t decode_path(const char *in, size_t len, char *out)
 {
+    static const char well_known[] = ".well-known";
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)in[i];
         if (ch == '%') {
-            if (len - i < 3)
-                return -1;
-            int hi = in[i + 1], lo = in[i + 2];
-#define HEXV(c) ((c) >= '0' && (c) <= '9' ? (c) - '0'                        \
-                 : ((c) | 0x20) >= 'a' && ((c) | 0x20) <= 'f'                 \
-                     ? ((c) | 0x20) - 'a' + 10 : -1)
-            hi = HEXV(hi), lo = HEXV(lo);
-#undef HEXV
+            int hi = len - i < 3 ? -1 : hex_value(in[i + 1]);
+            int lo = len - i < 3 ? -1 : hex_value(in[i + 2]);
             if (hi < 0 || lo < 0)
-                return -1;
+                return -400;
             ch = (unsigned char)(hi << 4 | lo);
             i += 2;
         }
-        if (ch == 0 || n == FILES_PATH_MAX - FILES_INDEX_LEN - 2)
-            return -1;
-        if (ch == '/' && n == 0)
-            continue;  /* leading (and decoded) slashes: relative to root */
+        if (ch == 0)
+            return -400;
+        if (ch == '/' && (n == 0 || out[n - 1] == '/'))
+            continue;
+        if (n == FILES_DECODED_MAX)
+            return -414;
         out[n++] = (char)ch;
     }
     out[n] = 0;
-    /* a ".." segment anywhere: refuse before the kernel has to */
+    int hidden = 0;
     for (size_t s = 0; s < n;) {
         size_t e = s;
         while (e < n && out[e] != '/')
             e++;
-        if (e - s == 2 && out[s] == '.' && out[s + 1] == '.')
-            return -1;
+        if (out[s] == '.') {
+            if (e - s == 2 && out[s + 1] == '.')
+                return -400;
+            if (s != 0 || e - s != sizeof well_known - 1 ||
+                memcmp(out, well_known, e) != 0)
+                hidden = 1;
+        }
         s = e + 1;
     }
-    return (ssize_t)n;
+    return hidden && !dotfiles ? -404 : (ssize_t)n;
 }
 
 /* Open path beneath the root. -1 with errno set on failure. */
@@ -256,8 +303,10 @@ static int open_beneath(const char *path)
     }
 }
 
-/* IMF-fixdate (RFC 9110 §5.6.7); strftime is in the C locale, because
- * the process never calls setlocale (as for the Date field, ducta.c). */
+/* ---- dates (RFC 9110 §5.6.7) -------------------------------------------- */
+
+/* IMF-fixdate; strftime is in the C locale, because the process never calls
+ * setlocale (as for the Date field, ducta.c). */
 static void http_date(time_t t, char out[DUCTA_DATE_LEN + 1])
 {
     struct tm tm;
@@ -267,40 +316,147 @@ static void http_date(time_t t, char out[DUCTA_DATE_LEN + 1])
         memcpy(out, "Thu, 01 Jan 1970 00:00:00 GMT", DUCTA_DATE_LEN + 1);
 }
 
-/* An IMF-fixdate back to seconds; -1 if it is not one. (The two obsolete
- * formats of RFC 9110 §5.6.7 are not accepted: a date we cannot read makes
- * the condition be ignored, which is always safe — a full 200.) */
-static time_t parse_http_date(ducta_slice s)
+static const char *const day_names[7] = {"Sunday",   "Monday", "Tuesday",
+                                         "Wednesday", "Thursday", "Friday",
+                                         "Saturday"};
+static const char month_names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+/* n decimal digits at p as a number, or -1. */
+static int digits(const char *p, int n)
 {
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    char buf[DUCTA_DATE_LEN + 1];
-    if (s.len != DUCTA_DATE_LEN)
-        return -1;
-    memcpy(buf, s.ptr, s.len);
-    buf[s.len] = 0;
-    struct tm tm = {0};
-    char mon[4], gmt[4];
-    int day, year, h, m, sec, used = 0;
-    if (sscanf(buf + 5, "%2d %3s %4d %2d:%2d:%2d %3s%n", &day, mon, &year, &h,
-               &m, &sec, gmt, &used) != 7 ||
-        used != DUCTA_DATE_LEN - 5 || strcmp(gmt, "GMT") != 0)
-        return -1;
-    const char *mp = strstr(months, mon);
-    if (!mp || (mp - months) % 3 != 0 || strlen(mon) != 3)
-        return -1;
-    tm.tm_mday = day, tm.tm_mon = (int)(mp - months) / 3;
-    tm.tm_year = year - 1900, tm.tm_hour = h, tm.tm_min = m, tm.tm_sec = sec;
-    return timegm(&tm);
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
 }
 
-/* Room in res->scratch for a formatted value; NULL if it is full. */
+static int month_at(const char *p)
+{
+    for (int i = 0; i < 12; i++)
+        if (memcmp(p, month_names + 3 * i, 3) == 0)
+            return i;
+    return -1;
+}
+
+/* The weekday named by p[0..len): a full name (rfc850-date), or its first
+ * three letters (the other two formats). -1 if none. */
+static int weekday_at(const char *p, size_t len)
+{
+    for (int i = 0; i < 7; i++)
+        if (len == 3 ? memcmp(p, day_names[i], 3) == 0
+                     : len == strlen(day_names[i]) &&
+                           memcmp(p, day_names[i], len) == 0)
+            return i;
+    return -1;
+}
+
+/* A date's fields to seconds since the epoch, if they name a real moment
+ * (no 31 April, no 25:00; 60 seconds for a leap second) that falls on the
+ * weekday given: a date that fails any of it is not a date (RFC 9110
+ * §5.6.7), and the condition that carries it is ignored. 0, or -1. */
+static int to_time(int year, int mon, int day, int hour, int min, int sec,
+                   int wday, time_t *out)
+{
+    static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30,
+                                            31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (year < 0 || mon < 0 || day < 1 ||
+        day > mdays[mon] + (mon == 1 && leap) || hour < 0 || hour > 23 ||
+        min < 0 || min > 59 || sec < 0 || sec > 60 || wday < 0)
+        return -1;
+    struct tm tm = {.tm_year = year - 1900, .tm_mon = mon, .tm_mday = day,
+                    .tm_hour = hour, .tm_min = min};
+    time_t t = timegm(&tm);  /* also sets tm_wday */
+    if (tm.tm_wday != wday)
+        return -1;
+    *out = t + sec;
+    return 0;
+}
+
+/* An HTTP-date to seconds: 0, or -1 if it is not one. The IMF-fixdate
+ * servers send, and the two obsolete formats a recipient must still accept
+ * (RFC 9110 §5.6.7): rfc850-date and asctime's, both from older clients.
+ * Every separator, digit and name is checked; nothing is normalised. */
+static int parse_http_date(ducta_slice s, time_t *out)
+{
+    const char *p = s.ptr;
+    /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+    if (s.len == DUCTA_DATE_LEN) {
+        if (memcmp(p + 3, ", ", 2) != 0 || p[7] != ' ' || p[11] != ' ' ||
+            p[16] != ' ' || p[19] != ':' || p[22] != ':' ||
+            memcmp(p + 25, " GMT", 4) != 0)
+            return -1;
+        return to_time(digits(p + 12, 4), month_at(p + 8), digits(p + 5, 2),
+                       digits(p + 17, 2), digits(p + 20, 2), digits(p + 23, 2),
+                       weekday_at(p, 3), out);
+    }
+    /* "Sun Nov  6 08:49:37 1994" */
+    static const char asctime_example[] = "Sun Nov  6 08:49:37 1994";
+    if (s.len == sizeof asctime_example - 1) {
+        if (p[3] != ' ' || p[7] != ' ' || p[10] != ' ' || p[13] != ':' ||
+            p[16] != ':' || p[19] != ' ')
+            return -1;
+        int day = p[8] == ' ' ? digits(p + 9, 1) : digits(p + 8, 2);
+        return to_time(digits(p + 20, 4), month_at(p + 4), day,
+                       digits(p + 11, 2), digits(p + 14, 2), digits(p + 17, 2),
+                       weekday_at(p, 3), out);
+    }
+    /* "Sunday, 06-Nov-94 08:49:37 GMT": what follows the day name */
+    static const char rfc850_rest[] = ", 06-Nov-94 08:49:37 GMT";
+    const size_t rest = sizeof rfc850_rest - 1;
+    if (s.len < rest + sizeof "Monday" - 1)  /* the shortest day name */
+        return -1;
+    const char *q = p + s.len - rest;
+    if (memcmp(q, ", ", 2) != 0 || q[4] != '-' || q[8] != '-' ||
+        q[11] != ' ' || q[14] != ':' || q[17] != ':' ||
+        memcmp(q + 20, " GMT", 4) != 0)
+        return -1;
+    int yy = digits(q + 9, 2);
+    if (yy < 0)
+        return -1;
+    /* A two-digit year more than 50 years ahead is the most recent past
+     * year with those digits (RFC 9110 §5.6.7). */
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int this_year = tm.tm_year + 1900;
+    int year = this_year - this_year % 100 + yy;
+    if (year > this_year + 50)
+        year -= 100;
+    return to_time(year, month_at(q + 5), digits(q + 2, 2), digits(q + 12, 2),
+                   digits(q + 15, 2), digits(q + 18, 2),
+                   weekday_at(p, s.len - rest), out);
+}
+
+/* ---- the response, step by step ----------------------------------------- */
+
+/* The bytes left in res->scratch. A handler may have set scratch_used to
+ * anything before calling us: a value past the end leaves no room, it is
+ * never used to compute an address. */
+static size_t scratch_room(const struct ducta_response *res)
+{
+    return res->scratch_used < DUCTA_RESPONSE_SCRATCH
+               ? DUCTA_RESPONSE_SCRATCH - res->scratch_used
+               : 0;
+}
+
+/* n bytes of res->scratch for a formatted value; NULL if there is no room
+ * (the response becomes a 500). */
 static char *scratch(struct ducta_response *res, size_t n)
 {
-    if (DUCTA_RESPONSE_SCRATCH - res->scratch_used < n)
+    if (scratch_room(res) < n)
         return NULL;
     char *p = res->scratch + res->scratch_used;
     res->scratch_used += n;
     return p;
+}
+
+static int slice_eq(ducta_slice s, const char *lit)
+{
+    return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
 }
 
 /* Does an If-None-Match list name our entity-tag? Weak comparison (RFC 9110
@@ -331,11 +487,6 @@ static int etag_listed(ducta_slice list, const char *etag)
         p = q;
     }
     return 0;
-}
-
-static int slice_eq(ducta_slice s, const char *lit)
-{
-    return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
 }
 
 /* Parse "bytes=first-last" (RFC 9110 §14.1.2) against a body of size
@@ -381,103 +532,189 @@ static int parse_range(ducta_slice r, uint64_t size, uint64_t *from,
     return 1;
 }
 
-static const char range_416_body[] = "Range Not Satisfiable\n";
-static const char forbidden_body[] = "Forbidden\n";
-static const char missing_body[] = "Not Found\n";
-static const char bad_path_body[] = "Bad Request\n";
-static const char internal_body[] = "Internal Server Error\n";
-
-/* A response with a short text body; always 0, ducta_response_file's
- * "res is filled in". */
-static int fail(struct ducta_response *res, int status)
-{
-    const char *body = status == 400   ? bad_path_body
-                       : status == 403 ? forbidden_body
-                       : status == 404 ? missing_body
-                       : status == 416 ? range_416_body
-                                       : internal_body;
-    res->status = status;
-    res->content_type = "text/plain";
-    res->body = body;
-    res->body_len = strlen(body);
-    res->source = DUCTA_BODY_MEMORY;
-    return 0;
-}
-
 /* What the steps below pass along: the request's file. */
 struct file {
-    int fd;
+    int fd;                      /* -1 until open */
     struct stat st;
-    char rel[FILES_PATH_MAX];  /* decoded, relative to the root */
+    char rel[FILES_PATH_MAX];    /* decoded, relative to the root */
     size_t len;
     const char *etag, *lastmod;  /* in res->scratch */
 };
 
-/* The HTTP status for an open that failed with err. */
+/* The status for an open (or a stat) that failed with err. Only "there is
+ * no such file" is a 404: that answer is cacheable (RFC 9111 §4.2.2), so a
+ * cache in front would keep it for a real file that we failed to open for
+ * lack of descriptors or memory — that is a 503, worth retrying. */
 static int open_status(int err)
 {
-    return err == EACCES ? 403 : 404;
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ELOOP:         /* a symlink loop, or (fallback walk) a symlink */
+    case EXDEV:         /* out of the root (RESOLVE_BENEATH) */
+    case ENAMETOOLONG:  /* a component longer than NAME_MAX */
+    case ENXIO:         /* a socket, a device without a driver */
+    case ENODEV:
+        return 404;
+    case EACCES:
+    case EPERM:
+        return 403;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+        return 503;
+    default:
+        return 500;
+    }
 }
 
-/* "/docs" names a directory: send the browser to "/docs/" so the relative
- * links of its index.html resolve under it. 301, or a failure status. */
-static int redirect(struct ducta_response *res, const char *path, size_t len)
+/* Open f->rel beneath the root and stat it. 0, or the status. */
+static int open_file(struct file *f)
 {
-    char *loc = scratch(res, len + 2);
-    if (!loc || ducta_response_header(res, "Location", loc) != 0)
-        return 500;
-    memcpy(loc, path, len);
-    memcpy(loc + len, "/", 2);
-    return 301;
+    if ((f->fd = open_beneath(f->rel)) < 0)
+        return open_status(errno);
+    if (fstat(f->fd, &f->st) != 0) {
+        int status = open_status(errno);
+        close(f->fd);
+        f->fd = -1;
+        return status;
+    }
+    return 0;
+}
+
+/* Is every directory between the root and the file searchable by anyone
+ * (S_IXOTH)? A file is published only if its directories are too: a
+ * world-readable file in a private directory stays private, also when the
+ * server runs as root and the kernel would let it through. It costs one
+ * fstatat per directory of the path, none for a file in the root itself.
+ * (It looks the names up again after openat2 opened the file: whoever can
+ * rename directories under the root in between can publish those files
+ * anyway.) 0, or the status. */
+static int dirs_public(struct file *f)
+{
+    for (char *p = f->rel; (p = strchr(p, '/')) != NULL; p++) {
+        struct stat st;
+        *p = 0;
+        int r = fstatat(root_fd, f->rel, &st, 0);
+        *p = '/';
+        if (r != 0)
+            return open_status(errno);
+        if (!(st.st_mode & S_IXOTH))
+            return 403;
+    }
+    return 0;
 }
 
 /* Step 1: from the request's path to an open regular file (f->fd) that may
- * be published. 0, or the status to answer with (f->fd is then closed). */
-static int resolve(struct ducta_response *res, const char *path, size_t len,
-                   struct file *f)
+ * be published. 0; 301 for a directory named without its final slash; or
+ * the status of the failure (f->fd is then closed). */
+static int resolve(const char *path, size_t len, struct file *f)
 {
+    f->fd = -1;
     ssize_t n = decode_path(path, len, f->rel);
     if (n < 0)
-        return 400;
+        return (int)-n;
     f->len = (size_t)n;
-    if ((f->fd = open_beneath(f->rel)) < 0)
-        return open_status(errno);
-    if (fstat(f->fd, &f->st) != 0)
-        goto failed;
+    int status = open_file(f);
+    if (status)
+        return status;
     if (S_ISDIR(f->st.st_mode)) {
         close(f->fd);
         f->fd = -1;
         if (n > 0 && f->rel[n - 1] != '/')
-            return redirect(res, path, len);
+            return 301;
         memcpy(f->rel + n, "index.html", FILES_INDEX_LEN + 1);
         f->len += FILES_INDEX_LEN;
-        if ((f->fd = open_beneath(f->rel)) < 0)
-            return open_status(errno);
-        if (fstat(f->fd, &f->st) != 0)
-            goto failed;
+        if ((status = open_file(f)) != 0)
+            return status;
     }
-    if (!S_ISREG(f->st.st_mode)) {
-        close(f->fd);  /* devices, FIFOs, sockets are not documents */
-        return 404;
-    }
-    if (!(f->st.st_mode & S_IROTH)) {
+    if (!S_ISREG(f->st.st_mode))
+        status = 404;  /* devices, FIFOs, sockets are not documents */
+    else if (!(f->st.st_mode & S_IROTH))
         /* Only files anyone may read are published: a private file
          * dropped into the root (a key, a 0600 config) stays private,
          * even when the server runs as root. */
+        status = 403;
+    else
+        status = dirs_public(f);
+    if (status) {
         close(f->fd);
-        return 403;
+        f->fd = -1;
     }
-    return 0;
-failed:
-    close(f->fd);
-    return 500;
+    return status;
 }
 
-/* Step 2: the validators (RFC 9110 §8.8: the ETag changes with size or
+static int method_is(ducta_slice m, const char *lit)
+{
+    return slice_eq(m, lit);
+}
+
+/* Step 2: what the method asks of a resource that exists (RFC 9110 §9).
+ * GET and HEAD read it: 0, go on. OPTIONS asks what it allows: 204. Any
+ * other method would change it, which a file server does not do: 405.
+ * Both say so in Allow. */
+static int method_step(const struct ducta_request *req,
+                       struct ducta_response *res)
+{
+    if (method_is(req->method, "GET") || method_is(req->method, "HEAD"))
+        return 0;
+    if (ducta_response_header(res, "Allow", files_allow) != 0)
+        return 500;
+    return method_is(req->method, "OPTIONS") ? 204 : 405;
+}
+
+/* A character that stands for itself in a path (RFC 3986 §3.3: pchar, and
+ * the '/' between segments). */
+static int path_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || (c && strchr("-._~!$&'()*+,;=:@/", c));
+}
+
+/* "/docs" names a directory: send the browser to "/docs/" so the relative
+ * links of its index.html resolve under it. Location is built from the
+ * decoded, normalised path, percent-encoded again: it starts with exactly
+ * one '/' (never "//host", a scheme-relative URL, nor a scheme), and holds
+ * nothing a browser would read as a query or a fragment. The query goes
+ * along. 301, or 500 when res has no room. */
+static int redirect(const struct ducta_request *req,
+                    struct ducta_response *res, const struct file *f)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t need = 1 + 1 + 1;  /* the two slashes, the NUL */
+    for (size_t i = 0; i < f->len; i++)
+        need += path_char((unsigned char)f->rel[i]) ? 1 : 3;
+    if (req->query.len)
+        need += 1 + req->query.len;
+    char *loc = scratch(res, need), *p = loc;
+    if (!loc || ducta_response_header(res, "Location", loc) != 0)
+        return 500;
+    *p++ = '/';
+    for (size_t i = 0; i < f->len; i++) {
+        unsigned char c = (unsigned char)f->rel[i];
+        if (path_char(c)) {
+            *p++ = (char)c;
+        } else {
+            *p++ = '%';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        }
+    }
+    *p++ = '/';
+    if (req->query.len) {
+        *p++ = '?';
+        memcpy(p, req->query.ptr, req->query.len);
+        p += req->query.len;
+    }
+    *p = 0;
+    return 301;
+}
+
+/* Step 3: the validators (RFC 9110 §8.8: the ETag changes with size or
  * mtime) and the type. 0, or 500 when res has no room for them. */
 static int validators(struct ducta_response *res, struct file *f)
 {
-    enum { ETAG_MAX = 40 };
+    enum { ETAG_MAX = 40 };  /* two 64-bit hex numbers, quotes, '-' */
     char *etag = scratch(res, ETAG_MAX);
     char *lastmod = scratch(res, DUCTA_DATE_LEN + 1);
     if (!etag || !lastmod)
@@ -500,38 +737,52 @@ static int validators(struct ducta_response *res, struct file *f)
     return 0;
 }
 
-/* Step 3: conditions, in RFC 9110 §13.2.2's order: If-None-Match
- * overrides If-Modified-Since; a match on GET or HEAD is a 304. 1 for
- * "not modified", else 0. */
-static int not_modified(const struct ducta_request *req, const struct file *f)
+/* Step 4: conditions, in RFC 9110 §13.2.2's order: If-None-Match
+ * overrides If-Modified-Since, whose date is ignored unless it is a valid
+ * HTTP-date (§13.1.3). 304 when the client's copy is current, else 0. */
+static int conditions(const struct ducta_request *req, const struct file *f)
 {
     const ducta_slice *inm = ducta_header_get(req, "If-None-Match");
     if (inm)
-        return etag_listed(*inm, f->etag);
+        return etag_listed(*inm, f->etag) ? 304 : 0;
     const ducta_slice *ims = ducta_header_get(req, "If-Modified-Since");
     time_t since;
-    return ims && (since = parse_http_date(*ims)) != -1 &&
-           f->st.st_mtim.tv_sec <= since;
+    if (ims && parse_http_date(*ims, &since) == 0 &&
+        f->st.st_mtim.tv_sec <= since)
+        return 304;
+    return 0;
 }
 
-/* Step 4: the body, whole or the range asked for: 200, 206 or 416, or 500
- * when res has no room for Content-Range. */
+/* If-Range (RFC 9110 §13.1.5): is the representation the one the client
+ * has part of? An entity-tag must be our strong one. A date must be our
+ * Last-Modified exactly, and a strong validator (§8.8.2.2): the file must
+ * be at least a second older than this response's Date, or a second change
+ * within that second would carry the same date and the range would splice
+ * two versions. */
+static int if_range_holds(ducta_slice v, const struct file *f)
+{
+    if ((v.len && v.ptr[0] == '"') ||
+        (v.len > 1 && v.ptr[0] == 'W' && v.ptr[1] == '/'))
+        return slice_eq(v, f->etag);  /* a weak one never matches */
+    return slice_eq(v, f->lastmod) && time(NULL) > f->st.st_mtim.tv_sec;
+}
+
+/* Step 5: the body, whole or the range asked for: 200, 206 or 416, or 500
+ * when res has no room for Content-Range. Only GET has ranges (§14.2). */
 static int body_range(const struct ducta_request *req,
                       struct ducta_response *res, const struct file *f,
                       uint64_t *from, uint64_t *to)
 {
-    enum { CONTENT_RANGE_MAX = 64 };
+    enum { CONTENT_RANGE_MAX = 64 };  /* "bytes " and three 20-digit numbers */
     uint64_t size = (uint64_t)f->st.st_size;
     *from = 0;
     *to = size ? size - 1 : 0;
-    int partial = -1;
     const ducta_slice *range = ducta_header_get(req, "Range");
     const ducta_slice *if_range = ducta_header_get(req, "If-Range");
-    /* If-Range (§13.1.5): the range only if the representation is the one
-     * the client has part of — same strong ETag, or exactly that date */
-    if (range && (!if_range || slice_eq(*if_range, f->etag) ||
-                  slice_eq(*if_range, f->lastmod)))
-        partial = parse_range(*range, size, from, to);
+    if (!range || !method_is(req->method, "GET") ||
+        (if_range && !if_range_holds(*if_range, f)))
+        return 200;
+    int partial = parse_range(*range, size, from, to);
     if (partial < 0)
         return 200;
     char *cr = scratch(res, CONTENT_RANGE_MAX);
@@ -549,43 +800,78 @@ static int body_range(const struct ducta_request *req,
     return partial ? 206 : 416;
 }
 
+/* The text body of a status answered without a file. */
+static const char *status_body(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request\n";
+    case 403: return "Forbidden\n";
+    case 404: return "Not Found\n";
+    case 405: return "Method Not Allowed\n";
+    case 414: return "URI Too Long\n";
+    case 416: return "Range Not Satisfiable\n";
+    case 503: return "Service Unavailable\n";
+    default: return "Internal Server Error\n";
+    }
+}
+
 int ducta_response_file(const struct ducta_request *req,
                         struct ducta_response *res, const char *path,
                         size_t len)
 {
     if (root_fd < 0)
         return -1;
+    /* A descriptor already in res is ours to close (a handler calling us
+     * twice): the answer below replaces it. */
+    if (res->file_fd >= 0)
+        close(res->file_fd);
+    res->file_fd = -1;
+    res->source = DUCTA_BODY_MEMORY;
+    /* What the handler had added, so that a failure answers without the
+     * fields of the half-built response. */
+    size_t nheaders = res->nheaders, scratch_used = res->scratch_used;
+
     struct file f;
-    int status = resolve(res, path, len, &f);
-    if (status == 301) {
-        res->status = 301;
-        res->content_type = NULL;
-        res->body_len = 0;
+    uint64_t from = 0, to = 0;
+    int status = resolve(path, len, &f);
+    if (status == 0 || status == 301) {
+        int m = method_step(req, res);
+        status = m ? m : status;
+    }
+    if (status == 301)
+        status = redirect(req, res, &f);
+    if (status == 0)
+        status = validators(res, &f);
+    if (status == 0)
+        status = conditions(req, &f);
+    if (status == 0)
+        status = body_range(req, res, &f, &from, &to);
+    if (status == 200 || status == 206) {
+        res->status = status;
+        res->source = DUCTA_BODY_FILE;
+        res->file_fd = f.fd;
+        res->file_offset = from;
+        res->body_len = f.st.st_size ? (size_t)(to - from + 1) : 0;
         return 0;
     }
-    if (status)
-        return fail(res, status);
-    if ((status = validators(res, &f)) != 0) {
+    if (f.fd >= 0)
         close(f.fd);
-        return fail(res, status);
-    }
-    if (not_modified(req, &f)) {
-        close(f.fd);
-        res->status = 304;
-        res->content_type = NULL;
-        res->body_len = 0;
-        return 0;
-    }
-    uint64_t from, to;
-    status = body_range(req, res, &f, &from, &to);
-    if (status != 200 && status != 206) {
-        close(f.fd);
-        return fail(res, status);
-    }
     res->status = status;
-    res->source = DUCTA_BODY_FILE;
-    res->file_fd = f.fd;
-    res->file_offset = from;
-    res->body_len = f.st.st_size ? (size_t)(to - from + 1) : 0;
+    if (status == 204 || status == 301 || status == 304) {
+        res->content_type = NULL;
+        res->body = "";
+        res->body_len = 0;
+        return 0;
+    }
+    if (status != 405 && status != 416) {
+        /* 405 keeps its Allow, 416 its Content-Range (§15.5.17) */
+        res->nheaders = nheaders;
+        res->scratch_used = scratch_used;
+    }
+    if (status == 503)
+        ducta_response_header(res, "Retry-After", FILES_RETRY_AFTER);
+    res->content_type = "text/plain";
+    res->body = status_body(status);
+    res->body_len = strlen(res->body);
     return 0;
 }
