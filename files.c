@@ -663,12 +663,38 @@ static int method_step(const struct ducta_request *req,
     return method_is(req->method, "OPTIONS") ? 204 : 405;
 }
 
-/* A character that stands for itself in a path (RFC 3986 §3.3: pchar, and
- * the '/' between segments). */
-static int path_char(unsigned char c)
+/* Does c stand for itself in a path (RFC 3986 §3.3: pchar, and the '/'
+ * between segments), or in a query as sent (§3.4: those, '?', and the '%'
+ * of escapes already made)? */
+static int uri_char(unsigned char c, int query)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || (c && strchr("-._~!$&'()*+,;=:@/", c));
+           (c >= '0' && c <= '9') || (c && strchr("-._~!$&'()*+,;=:@/", c)) ||
+           (query && (c == '?' || c == '%'));
+}
+
+/* Percent-encode s[0..n) into out, or only count the bytes when out is
+ * NULL. Returns the length. */
+static size_t uri_encode(char *out, const char *s, size_t n, int query)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (uri_char(c, query)) {
+            if (out)
+                out[len] = (char)c;
+            len++;
+        } else {
+            if (out) {
+                out[len] = '%';
+                out[len + 1] = hex[c >> 4];
+                out[len + 2] = hex[c & 15];
+            }
+            len += 3;
+        }
+    }
+    return len;
 }
 
 /* "/docs" names a directory: send the browser to "/docs/" so the relative
@@ -676,35 +702,26 @@ static int path_char(unsigned char c)
  * decoded, normalised path, percent-encoded again: it starts with exactly
  * one '/' (never "//host", a scheme-relative URL, nor a scheme), and holds
  * nothing a browser would read as a query or a fragment. The query goes
- * along. 301, or 500 when res has no room. */
+ * along, with what may not stand in one encoded. 301, or 500 when res has
+ * no room. */
 static int redirect(const struct ducta_request *req,
                     struct ducta_response *res, const struct file *f)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t need = 1 + 1 + 1;  /* the two slashes, the NUL */
-    for (size_t i = 0; i < f->len; i++)
-        need += path_char((unsigned char)f->rel[i]) ? 1 : 3;
-    if (req->query.len)
-        need += 1 + req->query.len;
-    char *loc = scratch(res, need), *p = loc;
+    size_t path = uri_encode(NULL, f->rel, f->len, 0);
+    size_t query = req->query.len
+                       ? uri_encode(NULL, req->query.ptr, req->query.len, 1)
+                       : 0;
+    /* "/" path "/" ["?" query] NUL */
+    char *loc = scratch(res, 1 + path + 1 + (query ? 1 + query : 0) + 1);
     if (!loc || ducta_response_header(res, "Location", loc) != 0)
         return 500;
+    char *p = loc;
     *p++ = '/';
-    for (size_t i = 0; i < f->len; i++) {
-        unsigned char c = (unsigned char)f->rel[i];
-        if (path_char(c)) {
-            *p++ = (char)c;
-        } else {
-            *p++ = '%';
-            *p++ = hex[c >> 4];
-            *p++ = hex[c & 15];
-        }
-    }
+    p += uri_encode(p, f->rel, f->len, 0);
     *p++ = '/';
-    if (req->query.len) {
+    if (query) {
         *p++ = '?';
-        memcpy(p, req->query.ptr, req->query.len);
-        p += req->query.len;
+        p += uri_encode(p, req->query.ptr, req->query.len, 1);
     }
     *p = 0;
     return 301;
