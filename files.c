@@ -35,7 +35,7 @@
  *   method      GET, HEAD go on; OPTIONS 204, others 405, both with Allow
  *   validators  ETag, Last-Modified, type
  *   conditions  If-None-Match, If-Modified-Since → 304
- *   range       Range, If-Range → 206 or 416, else 200
+ *   range       Range (on GET), If-Range → 206 or 416, else 200
  * A step that finds no room left in the response (res->scratch, fields) is
  * a 500: whatever scratch_used a handler left, nothing is written outside
  * res->scratch.

@@ -805,10 +805,13 @@ static void start_lowfd(void)
 
 TestSuite(files_lowfd, .init = start_lowfd, .fini = teardown);
 
-/* Did a connection get its answer (1), or was it shed at once (0)? */
+/* Did a connection get its answer (1), or was it shed at once (0)? A shed
+ * one ends at once, so the wait for an answer can be generous. */
 static int answered(int fd)
 {
     static const char req[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
+    struct timeval tv = {20, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)sizeof req - 1)
         return 0;
     char buf[256];
