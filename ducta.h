@@ -177,8 +177,8 @@ struct ducta_config {
     int linger_timeout_ms;   /* draining after an error: 5000 */
     struct ducta_limits limits;  /* DUCTA_DEFAULT_MAX_*; max_head and
                                   * max_body also size the buffers */
-    const char *root;       /* serve the files under this directory on
-                             * GET/HEAD that no route takes: NULL (none) */
+    const char *root;       /* serve the files under this directory to
+                             * requests no route takes (files.c): NULL */
     int dotfiles;           /* under root, serve path segments starting
                              * with '.' (.env, .git/): 0 (404, except
                              * /.well-known/) */
