@@ -37,7 +37,7 @@ cd "$(dirname "$0")"
 CC=${CC:-cc}
 CFLAGS="-std=gnu11 -O2 -Wall -Wextra -Werror -pthread -Ibuild/gen ${EXTRA_CFLAGS:-}"
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
-SRC="ducta.c conn.c handler.c parse.c router.c"
+SRC="ducta.c conn.c handler.c parse.c router.c files.c"
 OUT=build
 FUZZ_DIR=$OUT/fuzz
 HOSTCC=${HOSTCC:-$CC}

@@ -179,9 +179,12 @@ const char *ducta_response_json_string(struct ducta_response *res,
                                        const char *s, size_t len);
 
 /* Answer with the file at path (relative to the server's --root; it need
- * not be percent-decoded) as the static file server would: 404/403, index
- * .html for a directory, ETag and Last-Modified, 304 and 206/416 on
- * conditional and range requests. Returns 0 (res is filled in, whatever
+ * not be percent-decoded) as the static file server would (files.c):
+ * 404/403, index.html for a directory, ETag and Last-Modified, 304 and
+ * 206/416 on conditional and range requests; by req's method, OPTIONS 204
+ * and any other than GET/HEAD 405, both with Allow; 503 with Retry-After
+ * when out of descriptors. A descriptor already in res->file_fd is closed
+ * first (once there, it is ducta's). Returns 0 (res is filled in, whatever
  * the status), or -1 when no --root was given. */
 int ducta_response_file(const struct ducta_request *req,
                         struct ducta_response *res, const char *path,
@@ -216,8 +219,11 @@ struct ducta_config {
     int linger_timeout_ms;   /* draining after an error: 5000 */
     struct ducta_limits limits;  /* DUCTA_DEFAULT_MAX_*; max_head and
                                   * max_body also size the buffers */
-    const char *root;       /* serve the files under this directory on
-                             * GET/HEAD that no route takes: NULL (none) */
+    const char *root;       /* serve the files under this directory to
+                             * requests no route takes (files.c): NULL */
+    int dotfiles;           /* under root, serve path segments starting
+                             * with '.' (.env, .git/): 0 (404, except
+                             * /.well-known/) */
 };
 
 void ducta_config_defaults(struct ducta_config *cfg);
@@ -286,21 +292,25 @@ const char *ducta_simd_name(enum ducta_simd level);
 /* router.c — from a parsed request to the handler that answers it.
  * Matches the routes compiled from routes.def (static paths by perfect
  * hash, then :param routes, then *wildcard routes; see router.c) and fills
- * in req->params. Returns the handler, or NULL with *status set: 404, or
- * 405 when the path exists under other methods (*allow then lists them, a
- * string valid until the next call in this thread). */
+ * in req->params. Returns the handler, or NULL with *status set: 501 for a
+ * method ducta does not know at all (RFC 9110 §9's eight and PATCH are the
+ * ones it knows), whatever the path; 404; or 405 when the path exists under
+ * other methods (*allow then lists them, a string valid until the next call
+ * in this thread). */
 ducta_handler ducta_route(struct ducta_request *req, int *status,
                           const char **allow);
 
-/* The MIME type for a file name extension (without the dot, any case), from
- * the table the route generator compiles; "application/octet-stream" if
- * unknown. */
+/* files.c — static files under --root (ducta_response_file() is the
+ * handler-facing side).
+ * The MIME type for a file name extension (without the dot, any case);
+ * "application/octet-stream" if unknown. */
 const char *ducta_mime_type(const char *ext, size_t len);
 
-/* Static files under --root (ducta_response_file() is the handler-facing
- * side). ducta_files_init opens the root once at start-up: 0, or -1 with a
- * message in err. */
+/* ducta_files_init opens the root once at start-up: 0, or -1 with a
+ * message in err. ducta_files_dotfiles(cfg->dotfiles) says whether path
+ * segments starting with '.' are served (default: not). */
 int ducta_files_init(const char *root, char *err, size_t errlen);
+void ducta_files_dotfiles(int serve);
 
 /* handler.c — the handler's side of the API. ducta_response_check: may
  * what a handler filled in be sent as it is (the rules above struct

@@ -28,7 +28,7 @@ SECS=${1:-60}
 CC=${CC:-cc}
 CFLAGS=${CFLAGS:--std=gnu11 -O2 -Wall -Wextra -Werror -pthread}
 SAN=${SAN:--fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all}
-SRC=${SRC:-ducta.c conn.c handler.c parse.c router.c}
+SRC=${SRC:-ducta.c conn.c handler.c parse.c router.c files.c}
 SEED=${SOAK_SEED:-1}
 SCALE=${SOAK_SCALE:-1}
 FILL=${SOAK_FILL:-1}

@@ -7,7 +7,17 @@
  * --root on it, and asks with raw sockets and with curl: bodies and their
  * types, HEAD, directories, ranges, conditional requests, every way out of
  * the root we know of, and a 100 MiB file to a slow reader while another
- * client is served.
+ * client is served. Then what a file server must refuse or say exactly
+ * (issue #11): methods other than GET/HEAD, dotfiles and private
+ * directories, out-of-descriptor opens (a 503, not a cacheable 404),
+ * dates, the directory redirect's Location, long paths, and a file whose
+ * size lies (sysfs). Some tests call ducta_response_file in this process
+ * (the server's files are linked in), to see exactly what it leaves in a
+ * response and that it never writes outside it.
+ *
+ * Tests marked "needs conn.c's side" depend on conn.c passing every method
+ * to ducta_response_file and answering ducta_route's 501, and "needs
+ * ducta.c's --dotfiles" on that flag: they fail until those are merged.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -17,11 +27,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ducta.h"
 #include "client.h"
 #include "spawn.h"
 
@@ -194,14 +206,10 @@ Test(files, head_has_length_and_no_body)
     close(fd);
 }
 
-Test(files, private_fifo_and_non_get)
+Test(files, private_and_fifo)
 {
     expect("/private.txt", 403, NULL);
     expect("/fifo", 404, NULL);  /* opened without blocking the worker */
-    struct resp r;
-    get("POST", "/a.txt", "Content-Length: 0\r\n", &r);
-    cr_assert_eq(r.status, 404);  /* files answer GET and HEAD only */
-    free(r.body);
     still_serving();
 }
 
@@ -348,6 +356,580 @@ Test(files, pipelined_file_between_memory_responses)
         free(r.body);
     }
     close(fd);
+}
+
+/* ---- methods (issue #11.10) -------------------------------------------- */
+
+/* Needs conn.c's side: conn.c hands every method to ducta_response_file
+ * when no route matched, and answers ducta_route's 501. */
+Test(files, methods_other_than_get_head)
+{
+    struct resp r;
+    char v[64];
+    const char *const refused[][2] = {
+        {"PUT", "/style.css"}, {"DELETE", "/style.css"}, {"POST", "/a.txt"},
+        {"TRACE", "/"},        {"PATCH", "/sub/"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        get(refused[i][0], refused[i][1], "Content-Length: 0\r\n", &r);
+        cr_expect_eq(r.status, 405, "%s %s: %d", refused[i][0], refused[i][1],
+                     r.status);
+        cr_expect_str_eq(field(&r, "Allow", v, sizeof v) ? v : "",
+                         "GET, HEAD, OPTIONS", "%s %s", refused[i][0],
+                         refused[i][1]);
+        free(r.body);
+    }
+    get("OPTIONS", "/style.css", NULL, &r);
+    cr_expect_eq(r.status, 204);
+    cr_expect_str_eq(field(&r, "Allow", v, sizeof v) ? v : "",
+                     "GET, HEAD, OPTIONS");
+    free(r.body);
+    get("PUT", "/missing.txt", "Content-Length: 0\r\n", &r);
+    cr_expect_eq(r.status, 404);  /* a missing resource, whatever the method */
+    free(r.body);
+    get("BREW", "/style.css", NULL, &r);
+    cr_expect_eq(r.status, 501);  /* not a method ducta knows */
+    free(r.body);
+    still_serving();
+}
+
+/* ---- ducta_response_file in this process -------------------------------- */
+
+static struct ducta_request ireq;
+
+static ducta_slice sl(const char *s)
+{
+    return (ducta_slice){s, strlen(s)};
+}
+
+/* A response as conn.c hands it to a handler. */
+static void fresh(struct ducta_response *res)
+{
+    memset(res, 0, sizeof *res);
+    res->content_type = "text/plain";
+    res->file_fd = -1;
+}
+
+/* Call ducta_response_file for method and path, with one optional request
+ * field; res is used as it is. */
+static void call_file(const char *method, const char *path, const char *name,
+                      const char *value, struct ducta_response *res)
+{
+    static int ready;
+    char err[256];
+    if (!ready) {
+        cr_assert_eq(ducta_files_init(root, err, sizeof err), 0, "%s", err);
+        ready = 1;
+    }
+    ireq = (struct ducta_request){0};
+    ireq.method = sl(method);
+    ireq.target = ireq.path = sl(path);
+    if (name) {
+        ireq.nheaders = 1;
+        ireq.headers[0] = (ducta_header){sl(name), sl(value)};
+    }
+    cr_assert_eq(ducta_response_file(&ireq, res, path, strlen(path)), 0);
+}
+
+static const char *res_field(const struct ducta_response *res,
+                             const char *name)
+{
+    for (size_t i = 0; i < res->nheaders && i < DUCTA_RESPONSE_HEADERS_CAP; i++)
+        if (strcasecmp(res->headers[i].name, name) == 0)
+            return res->headers[i].value;
+    return NULL;
+}
+
+static void drop_file(struct ducta_response *res)
+{
+    if (res->file_fd >= 0)
+        close(res->file_fd);
+    res->file_fd = -1;
+}
+
+Test(files, in_process_answers_by_method)
+{
+    struct ducta_response res;
+    const char *const methods[] = {"PUT", "DELETE", "POST", "TRACE", "PATCH"};
+    for (size_t i = 0; i < 5; i++) {
+        fresh(&res);
+        call_file(methods[i], "/style.css", NULL, NULL, &res);
+        cr_expect_eq(res.status, 405, "%s: %d", methods[i], res.status);
+        cr_expect_str_eq(res_field(&res, "Allow"), "GET, HEAD, OPTIONS");
+        cr_expect_eq(res.file_fd, -1);
+    }
+    fresh(&res);
+    call_file("OPTIONS", "/sub", NULL, NULL, &res);  /* a directory too */
+    cr_expect_eq(res.status, 204);
+    cr_expect_str_eq(res_field(&res, "Allow"), "GET, HEAD, OPTIONS");
+    fresh(&res);
+    call_file("DELETE", "/nothing-here", NULL, NULL, &res);
+    cr_expect_eq(res.status, 404);
+    cr_expect_null(res_field(&res, "Allow"));
+    fresh(&res);
+    call_file("HEAD", "/style.css", NULL, NULL, &res);
+    cr_expect_eq(res.status, 200);
+    drop_file(&res);
+}
+
+/* A handler's slip (scratch_used past the end, or near it) must give a
+ * clean 500, and nothing written after the struct: before, ETag and
+ * Last-Modified went over whatever followed it. */
+Test(files, scratch_used_cannot_make_it_write_outside)
+{
+    static struct {
+        struct ducta_response res;
+        unsigned char guard[4096];
+    } g;
+    const size_t bad[] = {DUCTA_RESPONSE_SCRATCH + 1,
+                          DUCTA_RESPONSE_SCRATCH + 300, (size_t)-1 - 8,
+                          DUCTA_RESPONSE_SCRATCH - 5};
+    const char *const paths[][2] = {{"/a.txt", NULL},
+                                    {"/sub", NULL},  /* the redirect */
+                                    {"/a.txt", "bytes=0-1"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        for (size_t k = 0; k < 3; k++) {
+            fresh(&g.res);
+            memset(g.guard, 0xa5, sizeof g.guard);
+            g.res.scratch_used = bad[i];
+            call_file("GET", paths[k][0], paths[k][1] ? "Range" : NULL,
+                      paths[k][1], &g.res);
+            cr_expect_eq(g.res.status, 500, "scratch_used %zu, %s: %d", bad[i],
+                         paths[k][0], g.res.status);
+            cr_expect_eq(g.res.file_fd, -1);
+            cr_expect_eq(g.res.source, DUCTA_BODY_MEMORY);
+            for (size_t j = 0; j < sizeof g.guard; j++)
+                cr_assert_eq(g.guard[j], 0xa5, "byte %zu after the struct "
+                             "written (scratch_used %zu, %s)", j, bad[i],
+                             paths[k][0]);
+            drop_file(&g.res);
+        }
+    }
+}
+
+/* Called twice, or after a handler put a descriptor there: ducta owns it,
+ * and closes it. */
+Test(files, a_descriptor_already_in_res_is_closed)
+{
+    struct ducta_response res;
+    enum { HIGH_FD = 900 };  /* above what the opens below will get */
+    fresh(&res);
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(dup2(fd, HIGH_FD), HIGH_FD);
+    close(fd);
+    res.file_fd = HIGH_FD;
+    res.source = DUCTA_BODY_FILE;
+    call_file("GET", "/a.txt", NULL, NULL, &res);
+    cr_expect_eq(res.status, 200);
+    cr_expect_neq(res.file_fd, HIGH_FD);
+    cr_expect_eq(fcntl(HIGH_FD, F_GETFD), -1, "the first descriptor leaked");
+    /* and a second call on the same response, as a handler might */
+    int first = res.file_fd;
+    cr_assert_eq(dup2(first, HIGH_FD), HIGH_FD);
+    close(first);
+    res.file_fd = HIGH_FD;
+    call_file("GET", "/missing.txt", NULL, NULL, &res);
+    cr_expect_eq(res.status, 404);
+    cr_expect_eq(res.file_fd, -1);
+    cr_expect_eq(fcntl(HIGH_FD, F_GETFD), -1, "the second descriptor leaked");
+}
+
+/* ---- dates (issue #11.15) ------------------------------------------------ */
+
+static void set_mtime(const char *rel, time_t t)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    struct timespec ts[2] = {{t, 0}, {t, 0}};
+    cr_assert_eq(utimensat(AT_FDCWD, path, ts, 0), 0, "%s", strerror(errno));
+}
+
+Test(files, if_range_date_only_when_strong)
+{
+    struct resp r;
+    char lastmod[64], hdr[160];
+    /* a file changed "now" (here: in the future, which no clock can make
+     * a second old): its date cannot tell two versions of this second
+     * apart, so a range must not be served against it */
+    set_mtime("a.txt", time(NULL) + 3600);
+    get("GET", "/a.txt", NULL, &r);
+    cr_assert_not_null(field(&r, "Last-Modified", lastmod, sizeof lastmod));
+    free(r.body);
+    snprintf(hdr, sizeof hdr, "Range: bytes=0-1\r\nIf-Range: %s\r\n", lastmod);
+    get("GET", "/a.txt", hdr, &r);
+    cr_expect_eq(r.status, 200, "a weak date gave %d", r.status);
+    cr_expect_eq(r.body_len, 20);
+    free(r.body);
+    /* a file an hour old: its date is a strong validator */
+    set_mtime("a.txt", time(NULL) - 3600);
+    get("GET", "/a.txt", NULL, &r);
+    cr_assert_not_null(field(&r, "Last-Modified", lastmod, sizeof lastmod));
+    free(r.body);
+    snprintf(hdr, sizeof hdr, "Range: bytes=0-1\r\nIf-Range: %s\r\n", lastmod);
+    get("GET", "/a.txt", hdr, &r);
+    cr_expect_eq(r.status, 206);
+    cr_expect_str_eq(r.body, "01");
+    free(r.body);
+    /* a date that is not ours: the whole file */
+    get("GET", "/a.txt",
+        "Range: bytes=0-1\r\nIf-Range: Wed, 01 Jan 2020 00:00:00 GMT\r\n", &r);
+    cr_expect_eq(r.status, 200);
+    free(r.body);
+}
+
+Test(files, if_modified_since_dates_strictly)
+{
+    struct resp r;
+    /* invalid dates are ignored (RFC 9110 §13.1.3): a full 200 */
+    const char *const invalid[] = {
+        "Mon, 99 Jan 2100 99:99:99 GMT",  /* was read as a date in 2100 */
+        "Fri, 31 Dec 2100 23:59:60X GMT",
+        "Fri, 31 Dec 2100 24:00:00 GMT",
+        "Thu, 31 Apr 2100 00:00:00 GMT",  /* no 31 April */
+        "Sat, 31 Dec 2100 23:59:59 GMT",  /* a Friday */
+        "Fri, 31 Dec 2100 23:59:59 UTC",
+        "Fri, 31 Dec 2100 23:59:59 GMT, Fri, 31 Dec 2100 23:59:59 GMT",
+        "Fri Dec 31 23:59:59 21OO",
+        "Tuesday, 31-Dec-69 23:59:59 UTC",
+        "Tue, 31-Dec-69 23:59:59 GMT",
+    };
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        char hdr[160];
+        snprintf(hdr, sizeof hdr, "If-Modified-Since: %s\r\n", invalid[i]);
+        get("GET", "/a.txt", hdr, &r);
+        cr_expect_eq(r.status, 200, "'%s': %d", invalid[i], r.status);
+        free(r.body);
+    }
+    /* the obsolete formats a recipient must accept (RFC 9110 §5.6.7),
+     * dates after the file's: 304 */
+    const char *const later[] = {
+        "Fri, 31 Dec 2100 23:59:59 GMT",
+        "Fri Dec 31 23:59:59 2100",         /* asctime */
+        "Thu Jan  1 00:00:00 2099",         /* asctime, one-digit day */
+        "Tuesday, 31-Dec-69 23:59:59 GMT",  /* rfc850: 2069 */
+    };
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
+        char hdr[160];
+        snprintf(hdr, sizeof hdr, "If-Modified-Since: %s\r\n", later[i]);
+        get("GET", "/a.txt", hdr, &r);
+        cr_expect_eq(r.status, 304, "'%s': %d", later[i], r.status);
+        free(r.body);
+    }
+    /* rfc850's two-digit year 94 is 1994, not 2094 (more than 50 years
+     * ahead): older than the file, so 200 */
+    get("GET", "/a.txt",
+        "If-Modified-Since: Sunday, 06-Nov-94 08:49:37 GMT\r\n", &r);
+    cr_expect_eq(r.status, 200);
+    free(r.body);
+}
+
+Test(files, range_only_on_get)
+{
+    struct resp r;
+    char v[64];
+    get("HEAD", "/a.txt", "Range: bytes=0-1\r\n", &r);  /* RFC 9110 §14.2 */
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(field(&r, "Content-Length", v, sizeof v), "20");
+    free(r.body);
+}
+
+/* ---- the directory redirect (issue #11.16) ------------------------------ */
+
+Test(files, directory_redirect_stays_on_this_host)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/q?d #x", root);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    const char *const cases[][2] = {
+        {"//sub", "/sub/"},  /* was //sub/: another host to a browser */
+        {"///sub", "/sub/"},
+        {"/%2fsub", "/sub/"},
+        {"/%2F%2Fsub", "/sub/"},
+        {"//sub?x=1&y", "/sub/?x=1&y"},
+        {"/sub?a=%41/b?c\"<{|}>", "/sub/?a=%41/b?c%22%3C%7B%7C%7D%3E"},
+        {"/sub//..%2f", NULL},  /* refused before any redirect */
+        {"/q%3Fd%20%23x", "/q%3Fd%20%23x/"},
+        {"/noindex", "/noindex/"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct resp r;
+        char v[256];
+        get("GET", cases[i][0], NULL, &r);
+        if (!cases[i][1]) {
+            cr_expect_neq(r.status, 301, "%s", cases[i][0]);
+        } else {
+            cr_expect_eq(r.status, 301, "%s: %d", cases[i][0], r.status);
+            cr_expect_str_eq(field(&r, "Location", v, sizeof v) ? v : "",
+                             cases[i][1], "%s", cases[i][0]);
+        }
+        free(r.body);
+    }
+}
+
+/* ---- long paths (issue #11.18) ------------------------------------------ */
+
+/* GET target on a new connection (no 1 KiB cap on the request). */
+static int status_of_long(const char *target)
+{
+    size_t n = strlen(target) + 64;
+    char *req = malloc(n);
+    int len = snprintf(req, n, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", target);
+    int fd = dial_port(port);
+    send_all(fd, req, (size_t)len);
+    struct resp r;
+    read_resp(fd, "GET", &r);
+    close(fd);
+    free(req);
+    free(r.body);
+    return r.status;
+}
+
+Test(files, a_path_too_long_is_414)
+{
+    static char target[8000];
+    /* 5000 bytes decoded: more than PATH_MAX, within the request line */
+    target[0] = '/';
+    memset(target + 1, 'a', 5000);
+    target[5001] = 0;
+    cr_expect_eq(status_of_long(target), 414);
+    /* 1500 escapes decode to 500 bytes: they fit */
+    for (size_t i = 0; i < 1500; i++)
+        memcpy(target + 1 + 3 * i, "%61", 3);
+    target[4501] = 0;
+    cr_expect_eq(status_of_long(target), 404);
+    /* a path that fits, in components too long for any file system */
+    for (size_t i = 0; i < 1500; i++)
+        memcpy(target + 1 + 2 * i, i % 150 == 149 ? "/b" : "bb", 2);
+    target[3001] = 0;
+    cr_expect_eq(status_of_long(target), 404);
+    still_serving();
+}
+
+/* ---- what is published (issue #11.20) ----------------------------------- */
+
+static void make_dir(const char *rel, int mode)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    cr_assert_eq(mkdir(path, (mode_t)mode), 0, "%s: %s", path, strerror(errno));
+    chmod(path, (mode_t)mode);
+}
+
+static void hidden_tree(void)
+{
+    put_file(".env", "SECRET=1", 8, 0644);
+    make_dir(".git", 0755);
+    put_file(".git/config", "[core]", 6, 0644);
+    make_dir(".well-known", 0755);
+    put_file(".well-known/security.txt", "Contact: x", 10, 0644);
+    put_file("sub/.hidden", "h", 1, 0644);
+}
+
+Test(files, dotfiles_are_not_served)
+{
+    hidden_tree();
+    expect("/.env", 404, NULL);
+    expect("/%2eenv", 404, NULL);
+    expect("/.git/config", 404, NULL);
+    expect("/.git/", 404, NULL);
+    expect("/sub/.hidden", 404, NULL);
+    expect("/./a.txt", 404, NULL);
+    expect("/.well-known/security.txt", 200, "Contact: x");
+    expect("/sub/.well-known", 404, NULL);  /* only at the top */
+    still_serving();
+}
+
+Test(files, dotfiles_when_asked_in_process)
+{
+    hidden_tree();
+    struct ducta_response res;
+    fresh(&res);
+    call_file("GET", "/.env", NULL, NULL, &res);
+    cr_expect_eq(res.status, 404);
+    ducta_files_dotfiles(1);
+    fresh(&res);
+    call_file("GET", "/.env", NULL, NULL, &res);
+    cr_expect_eq(res.status, 200);
+    drop_file(&res);
+    fresh(&res);
+    call_file("GET", "/..", NULL, NULL, &res);
+    cr_expect_eq(res.status, 400);  /* ".." never */
+    ducta_files_dotfiles(0);
+}
+
+/* Needs ducta.c's --dotfiles (struct ducta_config.dotfiles passed on with
+ * ducta_files_dotfiles). */
+Test(files_cli, dotfiles_flag)
+{
+    make_tree();
+    hidden_tree();
+    const char *args[] = {"--threads", "1",  "--no-pin", "--root",
+                          root,        "--dotfiles", NULL};
+    pid = spawn_ducta(args, 0, &port);
+    expect("/.env", 200, "SECRET=1");
+    expect("/.git/config", 200, "[core]");
+    teardown();
+}
+
+Test(files, directories_must_be_world_searchable)
+{
+    make_dir("priv", 0750);  /* no world bits: private, even to root */
+    put_file("priv/f.txt", "p", 1, 0644);
+    make_dir("pub", 0755);
+    make_dir("pub/priv", 0700);
+    make_dir("pub/priv/pub", 0755);
+    put_file("pub/priv/pub/f.txt", "p", 1, 0644);
+    put_file("pub/priv/pub/index.html", "p", 1, 0644);
+    make_dir("xonly", 0711);  /* searchable, not listable: enough */
+    put_file("xonly/f.txt", "x", 1, 0644);
+    put_file("pub/f.txt", "ok", 2, 0644);
+    expect("/priv/f.txt", 403, NULL);
+    expect("/pub/priv/pub/f.txt", 403, NULL);
+    expect("/pub/priv/pub/", 403, NULL);
+    expect("/xonly/f.txt", 200, "x");
+    expect("/pub/f.txt", 200, "ok");
+    still_serving();
+}
+
+/* ---- out of descriptors (issue #11.3) ------------------------------------ */
+
+enum { LOW_NOFILE = 32, MAX_FILLERS = 64 };
+
+static void start_lowfd(void)
+{
+    make_tree();
+    const char *args[] = {"--threads", "1", "--no-pin", "--root", root, NULL};
+    pid = spawn_ducta(args, LOW_NOFILE, &port);
+}
+
+TestSuite(files_lowfd, .init = start_lowfd, .fini = teardown);
+
+/* Did a connection get its answer (1), or was it shed at once (0)? A shed
+ * one ends at once, so the wait for an answer can be generous. */
+static int answered(int fd)
+{
+    static const char req[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
+    struct timeval tv = {20, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)sizeof req - 1)
+        return 0;
+    char buf[256];
+    ssize_t k = recv(fd, buf, sizeof buf, 0);
+    return k > 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0;
+}
+
+Test(files_lowfd, out_of_descriptors_is_503_not_404, .timeout = 60)
+{
+    int a = dial_port(port);
+    cr_assert(answered(a));
+    /* connections until the server sheds one: its table is full */
+    int fillers[MAX_FILLERS], n = 0, full = 0;
+    while (n < MAX_FILLERS && !full) {
+        fillers[n] = dial_port(port);
+        full = !answered(fillers[n]);
+        n++;
+    }
+    cr_assert(full, "the server took %d connections under RLIMIT_NOFILE %d",
+              n, LOW_NOFILE);
+    struct resp r;
+    char v[32];
+    ask(a, "GET", "/a.txt", NULL, &r);
+    cr_expect_eq(r.status, 503, "an existing file without a descriptor: %d",
+                 r.status);
+    cr_expect_str_eq(field(&r, "Retry-After", v, sizeof v) ? v : "", "1");
+    free(r.body);
+    for (int i = 0; i < n; i++)
+        close(fillers[i]);
+    /* once the descriptors are back, the file is served again (the server
+     * sees the closes in its own time: ask until it has) */
+    int status = 0;
+    for (int i = 0; i < 100 && status != 200; i++) {
+        ask(a, "GET", "/a.txt", NULL, &r);
+        status = r.status;
+        free(r.body);
+        if (status != 200)
+            usleep(20000);
+    }
+    cr_expect_eq(status, 200);
+    close(a);
+}
+
+/* ---- a file whose size lies (issue #11.20) ------------------------------ */
+
+/* sysfs says 4096 bytes for an attribute of a few: the response promises
+ * 4096 and the body ends early. The client must see a correct response or
+ * a clean close, never a hang nor the next response inside this body, and
+ * the server must go on serving. */
+static const char *const sysfs_roots[][2] = {
+    {"/sys/kernel/mm/transparent_hugepage", "enabled"},
+    {"/sys/kernel/mm/ksm", "run"},
+    {"/sys/power", "state"},
+    {"/sys/kernel", "uevent_seqnum"},
+};
+
+Test(files_sysfs, a_size_that_lies_closes_cleanly, .timeout = 60)
+{
+    const char *sysroot = NULL, *name = NULL;
+    for (size_t i = 0; i < sizeof sysfs_roots / sizeof sysfs_roots[0]; i++) {
+        char path[256];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", sysfs_roots[i][0],
+                 sysfs_roots[i][1]);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            (st.st_mode & S_IROTH) && st.st_size == 4096) {
+            sysroot = sysfs_roots[i][0];
+            name = sysfs_roots[i][1];
+            break;
+        }
+    }
+    if (!sysroot)
+        cr_skip_test("no readable sysfs attribute here to try");
+    const char *args[] = {"--threads", "1", "--no-pin", "--root", sysroot,
+                          NULL};
+    pid = spawn_ducta(args, 0, &port);
+    int fd = dial_port(port);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char req[256];
+    int len = snprintf(req, sizeof req,
+                       "GET /%s HTTP/1.1\r\nHost: t\r\n\r\n"
+                       "GET /%s HTTP/1.1\r\nHost: t\r\n\r\n", name, name);
+    send_all(fd, req, (size_t)len);
+    static char buf[65536];
+    size_t got = 0;
+    for (;;) {
+        ssize_t k = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        cr_assert(k >= 0 || errno == ECONNRESET, "left hanging: %s",
+                  strerror(errno));
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+        cr_assert_lt(got, sizeof buf - 1);
+    }
+    buf[got] = 0;
+    char *body = strstr(buf, "\r\n\r\n");
+    cr_assert_not_null(body, "no response head: '%s'", buf);
+    cr_assert(strncmp(buf, "HTTP/1.1 200", 12) == 0, "%s", buf);
+    size_t promised = strtoul(strstr(buf, "Content-Length: ") + 16, NULL, 10);
+    body += 4;
+    size_t body_len = got - (size_t)(body - buf);
+    if (body_len < promised)  /* cut short: the close is the end */
+        cr_expect_null(strstr(body, "HTTP/1.1"),
+                       "the next response inside a short body: %s", body);
+    else
+        cr_expect(body_len == promised || strstr(body + promised, "HTTP/1.1"),
+                  "misframed: %zu bytes after a head of %zu", body_len,
+                  promised);
+    close(fd);
+    /* the server goes on */
+    fd = dial_port(port);
+    struct resp r;
+    ask(fd, "GET", "/plaintext", NULL, &r);
+    cr_expect_eq(r.status, 200);
+    free(r.body);
+    close(fd);
+    teardown();
 }
 
 /* ---- curl, the way users will try it ------------------------------------ */

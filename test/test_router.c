@@ -101,7 +101,8 @@ Test(router, method_not_allowed_lists_the_path_s_methods)
     expect_status("DELETE", "/json", 405, "GET, HEAD");
     expect_status("POST", "/plaintext", 405, "GET, HEAD");
     expect_status("GET", "/echo", 405, "POST");
-    expect_status("PROPFIND", "/json", 405, "GET, HEAD");  /* unknown method */
+    expect_status("TRACE", "/json", 405, "GET, HEAD");  /* known, no route */
+    expect_status("CONNECT", "/json", 405, "GET, HEAD");
     expect_status("GET", "*", 405, "OPTIONS");
 }
 
@@ -115,7 +116,29 @@ Test(router, not_found)
                            longpath};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         expect_status("GET", paths[i], 404, NULL);
-        expect_status("PROPFIND", paths[i], 404, NULL);
+        expect_status("TRACE", paths[i], 404, NULL);
+    }
+}
+
+/* A method ducta does not know at all is a 501 whatever the path (RFC 9110
+ * §15.6.2): before, it was a 404 (or a 405 on a route's path), and under
+ * --root a file's 404. */
+Test(router, unknown_method_is_501_whatever_the_path)
+{
+    const char *methods[] = {"PROPFIND", "FOO", "get", "GETS", "BREW",
+                             "PATCHX", "OPTION"};
+    const char *paths[] = {"/json", "/plaintext", "/", "/nowhere", "*"};
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
+        for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++)
+            expect_status(methods[m], paths[p], 501, NULL);
+    /* every method RFC 9110 §9 defines, and PATCH, is known */
+    const char *known[] = {"GET", "HEAD", "POST", "PUT", "DELETE",
+                           "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+    for (size_t m = 0; m < sizeof known / sizeof known[0]; m++) {
+        int status = 0;
+        const char *allow;
+        route(known[m], "/nowhere", &status, &allow);
+        cr_expect_eq(status, 404, "%s /nowhere: %d", known[m], status);
     }
 }
 
@@ -352,7 +375,9 @@ static const char *const precedence[][2] = {
     {"GET /users", "users_list"},
     {"POST /users", "users_create"},
     {"PUT /users", "405 GET, HEAD, POST"},
-    {"PROPFIND /users", "405 GET, HEAD, POST"},
+    {"TRACE /users", "405 GET, HEAD, POST"},
+    {"PROPFIND /users", "501"},  /* a method ducta does not know */
+    {"FOO /nowhere", "501"},
     /* static > :param > *wildcard */
     {"GET /users/me", "users_me"},
     {"GET /users/42", "users_get id=42"},
@@ -629,7 +654,7 @@ Test(routegen, random_tables_agree_with_a_reference, .timeout = 120)
                     pl += (size_t)snprintf(path + pl, sizeof path - pl, "/%s", asked[v % 5]);
                 static const int ms[] = {0, 1, 2, 4, -1};
                 for (int k = 0; k < 5; k++) {
-                    ADD(big_lookups, l, "%s %s\n", ms[k] < 0 ? "FOO" : methods7[ms[k]], path);
+                    ADD(big_lookups, l, "%s %s\n", ms[k] < 0 ? "TRACE" : methods7[ms[k]], path);
                     ref_answer(rs, n, ms[k], path, ans, sizeof ans);
                     ADD(big_want, w, "%s", ans);
                 }
