@@ -43,6 +43,7 @@
 #include "ducta.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -107,6 +108,7 @@ int ducta_slab_init(struct ducta_worker *w)
     for (int t = 0; t < DUCTA_TIMER_COUNT; t++) {
         w->timeout_ms[t] = timeouts[t];
         w->timers[t].first = w->timers[t].last = DUCTA_NO_SLOT;
+    w->silent.first = w->silent.last = DUCTA_NO_SLOT;
     }
     return 0;
 }
@@ -178,50 +180,90 @@ static void buf_give(struct ducta_worker *w, struct ducta_conn *c)
 
 /* ---- timers ----------------------------------------------------------- */
 
+/* The two lists a connection can be in (its timer's, and the silent one)
+ * share these: O(1) append and removal through links inside the slot. */
+static struct ducta_link *link_of(struct ducta_worker *w, uint32_t i,
+                                  size_t off)
+{
+    return (struct ducta_link *)((char *)&w->slab[i] + off);
+}
+
+static void list_append(struct ducta_worker *w, struct ducta_list *l,
+                        uint32_t i, size_t off)
+{
+    struct ducta_link *k = link_of(w, i, off);
+    k->next = DUCTA_NO_SLOT;
+    k->prev = l->last;
+    if (l->last == DUCTA_NO_SLOT)
+        l->first = i;
+    else
+        link_of(w, l->last, off)->next = i;
+    l->last = i;
+}
+
+static void list_remove(struct ducta_worker *w, struct ducta_list *l,
+                        uint32_t i, size_t off)
+{
+    struct ducta_link *k = link_of(w, i, off);
+    if (k->prev == DUCTA_NO_SLOT)
+        l->first = k->next;
+    else
+        link_of(w, k->prev, off)->next = k->next;
+    if (k->next == DUCTA_NO_SLOT)
+        l->last = k->prev;
+    else
+        link_of(w, k->next, off)->prev = k->prev;
+}
+
+#define TIMER_LINK offsetof(struct ducta_conn, timer_link)
+#define SILENT_LINK offsetof(struct ducta_conn, silent_link)
+
+static uint32_t slot_of(struct ducta_worker *w, struct ducta_conn *c)
+{
+    return (uint32_t)(c - w->slab);
+}
+
 static void timer_unlink(struct ducta_worker *w, struct ducta_conn *c)
 {
     if (c->timer == DUCTA_TIMER_NONE)
         return;
-    struct ducta_timer_list *l = &w->timers[c->timer];
-    if (c->t_prev == DUCTA_NO_SLOT)
-        l->first = c->t_next;
-    else
-        w->slab[c->t_prev].t_next = c->t_next;
-    if (c->t_next == DUCTA_NO_SLOT)
-        l->last = c->t_prev;
-    else
-        w->slab[c->t_next].t_prev = c->t_prev;
+    list_remove(w, &w->timers[c->timer], slot_of(w, c), TIMER_LINK);
     c->timer = DUCTA_TIMER_NONE;
 }
 
 /* (Re)start timer t for c: its deadline is now + the timer's duration, the
  * latest in that list, so it goes last and the list stays sorted. A
  * duration of 0 means "no deadline": the connection is still listed (at
- * the end of time, which keeps the order), so that reclaiming finds it. */
+ * the end of time, which keeps the order). */
 static void timer_set(struct ducta_worker *w, struct ducta_conn *c,
                       enum ducta_timer t)
 {
     timer_unlink(w, c);
     if (t == DUCTA_TIMER_NONE)
         return;
-    uint32_t i = (uint32_t)(c - w->slab);
-    struct ducta_timer_list *l = &w->timers[t];
     c->timer = (uint8_t)t;
     c->deadline_ms = w->timeout_ms[t] > 0 ? w->now_ms + w->timeout_ms[t]
                                           : INT64_MAX;
-    c->t_next = DUCTA_NO_SLOT;
-    c->t_prev = l->last;
-    if (l->last == DUCTA_NO_SLOT)
-        l->first = i;
-    else
-        w->slab[l->last].t_next = i;
-    l->last = i;
+    list_append(w, &w->timers[t], slot_of(w, c), TIMER_LINK);
+}
+
+/* A connection is silent from its accept until a request begins (empty
+ * lines do not count) or it is answered: until then it has nothing in
+ * flight, and a full slab may take its slot. The FRESH timer list cannot
+ * say which connections are silent, since a connection stays under FRESH,
+ * timed from its accept, until its first head is whole. */
+static void silent_leave(struct ducta_worker *w, struct ducta_conn *c)
+{
+    if (!c->silent)
+        return;
+    list_remove(w, &w->silent, slot_of(w, c), SILENT_LINK);
+    c->silent = 0;
 }
 
 void ducta_conn_expire(struct ducta_worker *w)
 {
     for (int t = DUCTA_TIMER_NONE + 1; t < DUCTA_TIMER_COUNT; t++) {
-        struct ducta_timer_list *l = &w->timers[t];
+        struct ducta_list *l = &w->timers[t];
         while (l->first != DUCTA_NO_SLOT &&
                w->slab[l->first].deadline_ms <= w->now_ms) {
             w->timed_out++;
@@ -239,17 +281,14 @@ void ducta_conn_expire(struct ducta_worker *w)
  * flight is never closed for a newcomer: that one is refused instead. */
 static int reclaim_one(struct ducta_worker *w)
 {
-    static const enum ducta_timer order[] = {DUCTA_TIMER_IDLE,
-                                             DUCTA_TIMER_FRESH};
-    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
-        uint32_t i = w->timers[order[k]].first;
-        if (i != DUCTA_NO_SLOT) {
-            w->reclaimed++;
-            ducta_conn_close(w, &w->slab[i]);
-            return 1;
-        }
-    }
-    return 0;
+    uint32_t i = w->timers[DUCTA_TIMER_IDLE].first;
+    if (i == DUCTA_NO_SLOT)
+        i = w->silent.first;
+    if (i == DUCTA_NO_SLOT)
+        return 0;
+    w->reclaimed++;
+    ducta_conn_close(w, &w->slab[i]);
+    return 1;
 }
 
 struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd)
@@ -275,6 +314,8 @@ struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd)
      * reading before epoll tells us: one round trip through the loop saved
      * for every new connection. The socket starts writable. */
     c->in_ready = c->out_ready = 1;
+    c->silent = 1;
+    list_append(w, &w->silent, i, SILENT_LINK);
     w->live++;
     return c;
 }
@@ -282,6 +323,7 @@ struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd)
 void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c)
 {
     timer_unlink(w, c);
+    silent_leave(w, c);
     buf_give(w, c);
     if (c->file_fd >= 0) {
         close(c->file_fd);
@@ -293,7 +335,7 @@ void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c)
     c->fd = -1;
     c->state = DUCTA_CONN_FREE;
     c->gen++;
-    uint32_t i = (uint32_t)(c - w->slab);
+    uint32_t i = slot_of(w, c);
     c->next_free = w->free_first;
     w->free_first = i;
     w->live--;
@@ -807,11 +849,18 @@ static enum ducta_conn_state on_sendfile(struct ducta_worker *w,
                 c->out_ready = 0;  /* short: the socket buffer is full */
             continue;
         }
+        if (n == 0) {
+            /* The file ended before the length its head promised (it
+             * shrank, or a sysfs file whose stat says 4096): the framing
+             * can never be met, so the connection ends here — by a FIN
+             * after what was sent, lingering as after an error, so that
+             * unread pipelined input cannot turn the close into a reset. */
+            c->after_send = DUCTA_AFTER_SEND_LINGER;
+            break;
+        }
         if (absorb_write_error(c, n))
             continue;
-        /* 0: the file shrank under us, so the promised Content-Length can
-         * never be met; an error: the peer is gone. Close either way. */
-        return DUCTA_CONN_CLOSING;
+        return DUCTA_CONN_CLOSING;  /* EPIPE, ECONNRESET: the peer is gone */
     }
     close(c->file_fd);
     c->file_fd = -1;
@@ -849,9 +898,9 @@ static int request_begun(const struct ducta_conn *c)
 }
 
 /* Which deadline a connection waiting in its state is under. Until its
- * first request begins, a connection is FRESH, whatever empty lines it
- * sends; after an answer, empty lines start the HEAD deadline, as the
- * first byte of a request would. */
+ * first request head is whole, a connection is FRESH, timed from the
+ * accept, whatever it sends; after an answer, empty lines start the HEAD
+ * deadline, as the first byte of a request would. */
 static enum ducta_timer timer_for(const struct ducta_conn *c)
 {
     switch (c->state) {
@@ -860,8 +909,7 @@ static enum ducta_timer timer_for(const struct ducta_conn *c)
     case DUCTA_CONN_READING:
         if (c->head_len)
             return DUCTA_TIMER_BODY;
-        return c->answered || request_begun(c) ? DUCTA_TIMER_HEAD
-                                               : DUCTA_TIMER_FRESH;
+        return c->answered ? DUCTA_TIMER_HEAD : DUCTA_TIMER_FRESH;
     case DUCTA_CONN_WRITING:
     case DUCTA_CONN_SENDFILE:  return DUCTA_TIMER_WRITE;
     case DUCTA_CONN_LINGERING: return DUCTA_TIMER_LINGER;
@@ -925,6 +973,8 @@ static void conn_run(struct ducta_worker *w, struct ducta_conn *c)
         if (next == s) {  /* waiting for the kernel */
             if (s == DUCTA_CONN_KEEPALIVE)
                 buf_give(w, c);  /* idle: nothing buffered, hold nothing */
+            if (c->silent && (c->answered || c->head_len || request_begun(c)))
+                silent_leave(w, c);
             arm_timer(w, c, io_before, served_before);
             return;
         }

@@ -378,11 +378,11 @@ enum ducta_after_send {
  * its connections in order. */
 enum ducta_timer {
     DUCTA_TIMER_NONE,
-    DUCTA_TIMER_FRESH,   /* accepted, no request begun yet (empty lines do
-                          * not count): its first byte within the head
-                          * timeout of the accept */
-    DUCTA_TIMER_HEAD,    /* a request head has begun, or empty lines came
-                          * after an answer: all of it by then */
+    DUCTA_TIMER_FRESH,   /* accepted, first request head not yet whole:
+                          * all of it within the head timeout of the
+                          * accept (empty lines and bytes move nothing) */
+    DUCTA_TIMER_HEAD,    /* a later request head has begun, or empty lines
+                          * came after an answer: all of it by then */
     DUCTA_TIMER_BODY,    /* the body must advance DUCTA_BODY_STEP bytes */
     DUCTA_TIMER_IDLE,    /* keep-alive, nothing buffered */
     DUCTA_TIMER_WRITE,   /* the client stopped reading: progress by then */
@@ -394,8 +394,13 @@ enum ducta_timer {
  * another DUCTA_BODY_STEP bytes have arrived. */
 enum { DUCTA_BODY_STEP = 1024 };
 
-struct ducta_timer_list {
+/* Intrusive lists of slots, in the order they were appended: a list's
+ * ends, and a connection's links in it. */
+struct ducta_list {
     uint32_t first, last;  /* slots, or DUCTA_NO_SLOT */
+};
+struct ducta_link {
+    uint32_t prev, next;   /* slots, or DUCTA_NO_SLOT */
 };
 
 /* The Date header value is always 29 bytes: "Sun, 06 Nov 1994 08:49:37 GMT"
@@ -428,8 +433,12 @@ struct ducta_conn {
     /* The deadline this connection is waiting under (see DUCTA_TIMER_*),
      * and its links in the worker's list for that timer. */
     uint8_t timer;
-    uint32_t t_prev, t_next;
+    struct ducta_link timer_link;
     int64_t deadline_ms;
+    /* In the worker's list of silent connections (accepted, no request
+     * begun: what a full slab reclaims after idle ones) while silent. */
+    uint8_t silent;
+    struct ducta_link silent_link;
     uint64_t rx_bytes;       /* bytes received, ever */
     uint64_t rx_mark;        /* rx_bytes when the BODY deadline was set */
     uint64_t io_count;       /* successful recv/send calls, ever */
@@ -482,7 +491,8 @@ struct ducta_worker {
     uint64_t served;           /* responses produced (for stats and tests) */
     int64_t now_ms;            /* monotonic clock, read once per loop round */
     int timeout_ms[DUCTA_TIMER_COUNT];
-    struct ducta_timer_list timers[DUCTA_TIMER_COUNT];
+    struct ducta_list timers[DUCTA_TIMER_COUNT];
+    struct ducta_list silent;  /* silent connections, oldest first */
     uint64_t timed_out;        /* connections closed by a deadline */
 };
 

@@ -861,6 +861,29 @@ Test(fresh, empty_lines_do_not_move_a_fresh_connections_deadline)
     close(fd);
 }
 
+Test(fresh, a_head_begun_late_ends_on_the_deadline_of_the_accept)
+{
+    /* a fresh connection is under one deadline from its accept until its
+     * first head is whole: beginning the head late does not start another
+     * (which would let it hold its slot for twice the head timeout) */
+    pump();
+    int64_t t0 = now_ms();
+    int fd = connect_client();
+    pump();
+    sleep_ms(T_MS / 2);
+    int64_t t_begun = now_ms();
+    send_str(fd, "GET /plaintext HT");
+    int64_t at = closed_within(fd, t0, 20 * T_MS);
+    cr_assert_geq(at, 0, "still open with half a head");
+    if (t_begun - t0 < T_MS / 2 + 20)  /* the machine kept to the plan */
+        cr_assert_lt(at, t_begun - t0 + T_MS - 10,
+                     "closed at %lld ms: the head begun at %lld ms started "
+                     "a deadline of its own", (long long)at,
+                     (long long)(t_begun - t0));
+    cr_assert_eq(w.timed_out, 1);
+    close(fd);
+}
+
 Test(fresh, empty_lines_after_an_answer_start_the_head_deadline)
 {
     /* an idle keep-alive connection that sends an empty line has begun
