@@ -538,6 +538,20 @@ HARNESS struct reader *reader_for(int fd)
     return r;
 }
 
+/* Reader number slot of the pool, reset for fd: for a test that opens
+ * connections one after another and needs only the last one or two. */
+HARNESS struct reader *reader_in(int slot, int fd)
+{
+    cr_assert(slot >= 0 && slot < READER_POOL, "no reader %d", slot);
+    if (readers_used <= slot)
+        readers_used = slot + 1;
+    struct reader *r = &reader_pool[slot];
+    r->fd = fd;
+    r->len = 0;
+    r->err = 0;
+    return r;
+}
+
 enum {
     RD_OK = 1,        /* a complete response */
     RD_CLOSED = 0,    /* EOF or reset before any byte of a response */
