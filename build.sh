@@ -5,8 +5,10 @@
 #   ./build.sh run [ARGS]   build, then run ./ducta --root www ARGS (the page
 #                           in www/ at /; Ctrl-C stops it)
 #   ./build.sh test         build and run every test, plain and under
-#                           ASan+UBSan, then the fuzzer (FUZZ_SECONDS, 60)
-#                           and the soak (SOAK_SECONDS, 60); ends with
+#                           ASan+UBSan, then the fuzzer (FUZZ_SECONDS, 60;
+#                           one that cannot be built fails the run as
+#                           "fuzzer not built: REASON") and the soak
+#                           (SOAK_SECONDS, 60; test/soak.sh); ends with
 #                           "N passed, N failed"
 #   ./build.sh bench [NAME] benchmarks (see bench/README.md); NAME: http,
 #                           parse, conns, router, files, flame, smoke, all
@@ -19,7 +21,8 @@
 #   ./build.sh clean        remove what the script built
 #
 # Environment: CC (default cc), EXTRA_CFLAGS; FUZZ_SECONDS (default 60): how
-# long `test` runs the fuzzer, 0 to skip it.
+# long `test` runs the fuzzer, 0 to skip it; APT_LOCK_TIMEOUT (default 600):
+# seconds every apt-get waits for the dpkg lock (bench/lib.sh need_pkgs).
 #
 # Routes are compiled, not read at run time: build/routegen (routegen.c,
 # built with HOSTCC, default CC, and the same flags) turns a routes file

@@ -107,7 +107,7 @@ conns_idle() {
     taskset -c "$CLIENT_CPU" "$IDLE_BIN" "$port" "$IDLE_N" 120 >"$out" 2>&1 &
     LOADGEN_PID=$!
     for ((i = 0; i < 600; i++)); do
-        line=$(grep -a '^READY' "$out" || true)
+        line=$(grep -a -s '^READY' "$out" || true)
         [[ -n $line ]] && break
         kill -0 "$LOADGEN_PID" 2>/dev/null || break
         sleep 0.1
