@@ -292,17 +292,19 @@ int ducta_worker_adopt(struct ducta_worker *w, int fd)
  * fills the number in one step: the reserve comes back without a moment
  * in which the number is free. Only when accept itself loses the race is
  * the reserve gone; the worker then takes it back on a later round
- * (ducta_worker_poll). 1 if a connection was shed. */
+ * (ducta_worker_poll). 1 if a connection was shed, 0 if the backlog was
+ * empty after all, -1 if none could be (no reserve, or it was lost). */
 static int shed_one(struct ducta_worker *w)
 {
     if (w->reserve_fd < 0)
-        return 0;
+        return -1;
     close(w->reserve_fd);
     w->reserve_fd = -1;
     int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0) {
+        int empty = errno == EAGAIN || errno == EWOULDBLOCK;
         take_reserve(w);
-        return 0;
+        return empty ? 0 : -1;
     }
     if (dup3(w->epfd, fd, O_CLOEXEC) == fd) {
         w->reserve_fd = fd;
@@ -330,10 +332,11 @@ static void accept_all(struct ducta_worker *w)
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO ||
                 errno == EPERM)
                 continue;  /* that one connection failed */
-            if ((errno == EMFILE || errno == ENFILE) && shed_one(w))
+            int shed = errno == EMFILE || errno == ENFILE ? shed_one(w) : -1;
+            if (shed > 0)
                 continue;
             /* out of descriptors without a reserve, or ENOBUFS/ENOMEM */
-            w->accept_stalled = 1;
+            w->accept_stalled = shed < 0;
             return;
         }
         /* Responses are coalesced by us, so Nagle only adds delay */
