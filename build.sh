@@ -5,8 +5,10 @@
 #   ./build.sh run [ARGS]   build, then run ./ducta --root www ARGS (the page
 #                           in www/ at /; Ctrl-C stops it)
 #   ./build.sh test         build and run every test, plain and under
-#                           ASan+UBSan, then the fuzzer (FUZZ_SECONDS, 60)
-#                           and the soak (SOAK_SECONDS, 60); ends with
+#                           ASan+UBSan, then the fuzzer (FUZZ_SECONDS, 60;
+#                           one that cannot be built fails the run as
+#                           "fuzzer not built: REASON") and the soak
+#                           (SOAK_SECONDS, 60; test/soak.sh); ends with
 #                           "N passed, N failed"
 #   ./build.sh bench [NAME] benchmarks (see bench/README.md); NAME: http,
 #                           parse, conns, router, files, flame, smoke, all
@@ -19,7 +21,8 @@
 #   ./build.sh clean        remove what the script built
 #
 # Environment: CC (default cc), EXTRA_CFLAGS; FUZZ_SECONDS (default 60): how
-# long `test` runs the fuzzer, 0 to skip it.
+# long `test` runs the fuzzer, 0 to skip it; APT_LOCK_TIMEOUT (default 600):
+# seconds every apt-get waits for the dpkg lock (bench/lib.sh need_pkgs).
 #
 # Routes are compiled, not read at run time: build/routegen (routegen.c,
 # built with HOSTCC, default CC, and the same flags) turns a routes file
@@ -46,29 +49,10 @@ APP=${APP:-}
 OUT_BIN=${OUT_BIN:-ducta}
 ROUTEGEN=$OUT/routegen
 
-say() { printf '%s\n' "$*" >&2; }
-
-# Install Debian packages when missing: as root we install them, otherwise
-# we say exactly what to install and stop.
-need_pkgs() {
-    local missing=() spec pkg probe
-    for spec in "$@"; do
-        pkg=${spec%%:*} probe=${spec#*:}
-        if [[ $probe == /* ]]; then [[ -e $probe ]] || missing+=("$pkg")
-        else command -v "$probe" >/dev/null 2>&1 || missing+=("$pkg"); fi
-    done
-    ((${#missing[@]})) || return 0
-    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-        say "build.sh: installing ${missing[*]}"
-        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; then
-            apt-get update -q >/dev/null
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
-        fi
-    else
-        say "build.sh: missing ${missing[*]}; install with: sudo apt-get install -y ${missing[*]}"
-        exit 1
-    fi
-}
+LIB_NAME=build.sh
+# say, need_pkgs (the one apt-get installer, with the dpkg lock timeout)
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 # The route generator, rebuilt when its source is newer (into a temporary
 # name first: another build may be running it).
@@ -100,16 +84,28 @@ build_release() {
     $CC -I"$gen" -I. $CFLAGS -o "$OUT_BIN" $SRC $APP
 }
 
-# build_variant NAME "FLAGS": the server and test binaries into build/NAME
+# build_variant NAME "FLAGS": the server and test binaries into build/NAME.
+# Each source is compiled once into build/NAME/obj; ducta.c once more with
+# -DDUCTA_NO_MAIN (ducta-lib.o), which the test binaries link instead, as
+# they bring their own main.
 build_variant() {
-    local dir=$OUT/$1 flags=$2 t
-    mkdir -p "$dir"
+    local dir=$OUT/$1 flags=$2 t src o objs=() test_objs=()
+    mkdir -p "$dir/obj"
     build_routegen
     gen_routes routes.def >/dev/null || exit 1
-    $CC $CFLAGS $flags -o "$dir/ducta" $SRC
+    for src in $SRC; do
+        o=$dir/obj/$(basename "$src" .c).o
+        $CC $CFLAGS $flags -c -o "$o" "$src"
+        objs+=("$o")
+        if [[ $src == ducta.c ]]; then
+            o=$dir/obj/ducta-lib.o
+            $CC $CFLAGS $flags -DDUCTA_NO_MAIN -c -o "$o" "$src"
+        fi
+        test_objs+=("$o")
+    done
+    $CC $CFLAGS $flags -o "$dir/ducta" "${objs[@]}"
     for t in test/test_*.c; do
-        $CC $CFLAGS $flags -DDUCTA_NO_MAIN -I. -o "$dir/$(basename "$t" .c)" \
-            "$t" $SRC -lcriterion
+        $CC $CFLAGS $flags -I. -o "$dir/$(basename "$t" .c)" "$t" "${test_objs[@]}" -lcriterion
     done
 }
 
@@ -122,20 +118,23 @@ fuzz_links() {
         clang -fsanitize=fuzzer -x c - -o "$FUZZ_DIR/link-probe" >/dev/null 2>&1
 }
 
+# build_fuzz: build/fuzz/fuzz_parse and its dictionary. On failure, the
+# last line it says is the reason (run_tests reports "fuzzer not built").
 build_fuzz() {
-    need_pkgs clang:clang
+    need_pkgs clang:clang || return 1
     mkdir -p "$FUZZ_DIR"
     if ! fuzz_links; then
         # a probe path that never exists: install the package, or say how
-        need_pkgs "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev:/nonexistent/libFuzzer"
-        fuzz_links || { say "build.sh: clang cannot link -fsanitize=fuzzer"; exit 1; }
+        need_pkgs "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev:/nonexistent/libFuzzer" || return 1
+        fuzz_links || { say "build.sh: clang cannot link -fsanitize=fuzzer"; return 1; }
     fi
     rm -f "$FUZZ_DIR/link-probe"
-    build_routegen
-    gen_routes routes.def >/dev/null || exit 1
+    build_routegen || { say "build.sh: the route generator did not build"; return 1; }
+    gen_routes routes.def >/dev/null || return 1
     clang $CFLAGS -g -DDUCTA_NO_MAIN -I. \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-        -fno-omit-frame-pointer -o "$FUZZ_DIR/fuzz_parse" test/fuzz_parse.c $SRC
+        -fno-omit-frame-pointer -o "$FUZZ_DIR/fuzz_parse" test/fuzz_parse.c $SRC ||
+        { say "build.sh: clang could not compile test/fuzz_parse.c (above)"; return 1; }
     # tokens the mutator splices in, so it gets past the request line
     cat >"$FUZZ_DIR/http.dict" <<'EOF'
 "GET "
@@ -161,11 +160,11 @@ build_fuzz() {
 EOF
 }
 
-# run_fuzz SECS [LOG]: fuzz for SECS seconds; with LOG, libFuzzer's output
-# goes there rather than to the terminal. Fails if the target crashed.
+# run_fuzz SECS [LOG]: fuzz the built target for SECS seconds; with LOG,
+# libFuzzer's output goes there rather than to the terminal. Fails if the
+# target crashed.
 run_fuzz() {
     local secs=$1 log=${2:-/dev/stderr}
-    build_fuzz
     mkdir -p "$FUZZ_DIR/corpus"
     say "== fuzz: $FUZZ_DIR/fuzz_parse for ${secs}s (corpus $FUZZ_DIR/corpus, seeds test/fuzz-corpus)"
     # the first directory receives what the fuzzer finds; the seeds stay put
@@ -176,7 +175,7 @@ run_fuzz() {
 
 run_tests() {
     need_pkgs libcriterion-dev:/usr/include/criterion/criterion.h \
-              curl:curl hey:hey python3:python3
+              curl:curl hey:hey python3:python3 || exit 1
     build_release
     build_variant plain ""
     build_variant asan "$SAN"
@@ -199,9 +198,15 @@ run_tests() {
             passed=$((passed + p)); failed=$((failed + f + c))
         done
     done
-    # the fuzzer is one test more: it passes if nothing crashed it
+    # the fuzzer is one test more: it passes if nothing crashed it. One
+    # that cannot be built (clang missing, apt-get failing) fails the run
+    # too, said as such: no fuzzing happened, and no crash was found.
     local secs=${FUZZ_SECONDS:-60}
-    if ((secs > 0)); then
+    if ((secs > 0)) && ! (build_fuzz) >"$log" 2>&1; then
+        failed=$((failed + 1))
+        tail -n 20 "$log" >&2
+        say "   fuzz: FAILED: fuzzer not built: $(grep -a '^build.sh: ' "$log" | tail -n 1 | sed 's/^build.sh: //')"
+    elif ((secs > 0)); then
         if (run_fuzz "$secs" "$log"); then
             passed=$((passed + 1))
             say "   fuzz: no crash in $(grep -a -E '^stat::number_of_executed_units' "$log" | sed 's/.*: *//') inputs; $(find "$FUZZ_DIR/corpus" -type f | wc -l) in its corpus"
@@ -216,8 +221,8 @@ run_tests() {
     # SOAK_ASAN=1; it fails on any error, leak, RSS growth or crash
     local soak=${SOAK_SECONDS:-60}
     if ((soak > 0)); then
-        say "== soak: ${soak}s (bench/soak.sh; docs/SOAK.md)"
-        if CC="$CC" CFLAGS="$CFLAGS" SAN="$SAN" SRC="$SRC" bench/soak.sh "$soak" >"$log" 2>&1; then
+        say "== soak: ${soak}s (test/soak.sh; docs/SOAK.md)"
+        if CC="$CC" CFLAGS="$CFLAGS" SAN="$SAN" SRC="$SRC" test/soak.sh "$soak" >"$log" 2>&1; then
             passed=$((passed + 1))
             grep -a -E '^server RSS:|^server descriptors:' "$log" | sed 's/^/   /' >&2
         else
@@ -257,8 +262,8 @@ case $cmd in
         exec "$OUT_BIN" "$@" ;;
     test) run_tests ;;
     bench) shift; build_release; exec bench/bench.sh "$@" ;;
-    fuzz) run_fuzz "${2:-60}" ;;
-    soak) shift; build_release; CC="$CC" CFLAGS="$CFLAGS" SAN="$SAN" SRC="$SRC" exec bench/soak.sh "$@" ;;
+    fuzz) build_fuzz || exit 1; run_fuzz "${2:-60}" ;;
+    soak) shift; build_release; CC="$CC" CFLAGS="$CFLAGS" SAN="$SAN" SRC="$SRC" exec test/soak.sh "$@" ;;
     clean) rm -rf "$OUT" ducta ;;
     *) say "usage: ./build.sh [build|run [ARGS]|test|bench [NAME]|fuzz [SECS]|clean]"; exit 2 ;;
 esac

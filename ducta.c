@@ -1,18 +1,27 @@
 /*
  * ducta.c — start-up, the workers and their event loop.
  *
- * Owns: the command line, listening sockets, one worker thread per core,
- * each with its own SO_REUSEPORT listener and its own epoll instance (the
- * kernel spreads new connections across the listeners, so workers share
- * nothing and take no locks), accept, the Date clock, and shutdown on
- * SIGINT/SIGTERM.
+ * Owns: the command line, the server (struct ducta_server: its workers,
+ * their listening sockets, the wake-up eventfd), one worker thread per
+ * core, each with its own SO_REUSEPORT listener and its own epoll instance
+ * (the kernel spreads new connections across the listeners, so workers
+ * share nothing and take no locks), accept and shedding at the descriptor
+ * limit, the Date clock, and the signals: SIGINT/SIGTERM drain and stop,
+ * SIGHUP is logged and ignored (see wait_for_stop).
  *
  * Does not own: what happens on a connection once accepted (conn.c).
  *
- * The event backend is the small "ev_" section below: open, watch, wait,
- * translated into DUCTA_EV_READ/WRITE for conn.c. It is the seam where a
- * completion-based backend (io_uring) would replace epoll, the way redis's
- * ae.c picks one ae_*.c file.
+ * Process-wide, because the kernel makes them so: the signal mask and
+ * dispositions, and RLIMIT_NOFILE. Everything else of a running server is
+ * in its struct ducta_server, so two servers can run in one process (each
+ * ducta_serve() call sigwait()s, and a signal reaches one of them).
+ *
+ * The "ev_" section below is the only code that speaks epoll: watch, wait,
+ * and translate the kernel's bits into DUCTA_EV_READ/WRITE for conn.c. It
+ * is not a place where another backend plugs in: the model is readiness,
+ * and conn.c makes its own recv/send/sendfile calls when told a socket is
+ * ready, and asks for a fresh edge with ducta_worker_rearm(). A completion
+ * backend (io_uring) would have to take those calls out of conn.c too.
  */
 #define _GNU_SOURCE
 #include "ducta.h"
@@ -21,16 +30,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,7 +65,15 @@ enum {
     EVENTS_PER_WAIT = 512,     /* epoll_wait batch */
     TICK_MS = 1000,            /* idle wake-up: the Date clock's grain */
     DRAIN_TICK_MS = 50,        /* wake-up while draining for shutdown */
+    ACCEPT_RETRY_MS = 50,      /* wake-up while the backlog is stalled */
     DEFER_ACCEPT_S = 1,        /* TCP_DEFER_ACCEPT: see open_listener */
+    /* Descriptors beyond one per connection, for the RLIMIT_NOFILE check:
+     * each worker's epoll, listener and reserve; for the process, stdio,
+     * the eventfd, the --root directory and a few for the embedder. With
+     * --root, each connection may also hold the file it is sending. */
+    FDS_PER_WORKER = 3,
+    FDS_PER_PROCESS = 16,
+    ERR_LEN = 256,             /* a start-up error message */
 };
 
 /* Tokens for the two descriptors in every epoll set that are not
@@ -163,6 +183,20 @@ static int ev_wait(int epfd, struct ev_event *out, int max, int timeout_ms)
 
 /* ---- the worker ------------------------------------------------------- */
 
+/* One running server: what ducta_serve() sets up, shared by its workers
+ * (each reaches it through w->server). */
+struct ducta_server {
+    const struct ducta_config *cfg;
+    struct in_addr addr;         /* cfg->bind, parsed once */
+    int port;                    /* the bound one (cfg->port may be 0) */
+    int wake_fd;                 /* eventfd: one write stops every worker */
+    int n, ready, started;       /* workers: allocated, set up, running */
+    struct ducta_worker *workers;
+    pthread_t *tids;
+    sigset_t signals;            /* what wait_for_stop() sigwait()s for */
+    char err[ERR_LEN];           /* why start-up failed */
+};
+
 void ducta_worker_tick(struct ducta_worker *w)
 {
     struct timespec ts;
@@ -184,6 +218,14 @@ void ducta_worker_tick(struct ducta_worker *w)
         memcpy(w->date, tmp, DUCTA_DATE_LEN);
 }
 
+/* The reserve is one descriptor held so that accept() can succeed at the
+ * descriptor limit (see shed_one). Any open descriptor will do; a
+ * duplicate of the worker's epoll descriptor needs no file or device. */
+static void take_reserve(struct ducta_worker *w)
+{
+    w->reserve_fd = fcntl(w->epfd, F_DUPFD_CLOEXEC, 0);
+}
+
 int ducta_worker_init(struct ducta_worker *w, const struct ducta_config *cfg,
                       int id)
 {
@@ -192,11 +234,13 @@ int ducta_worker_init(struct ducta_worker *w, const struct ducta_config *cfg,
     w->cfg = cfg;
     w->listen_fd = -1;
     w->date_sec = -1;
-    w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     w->epfd = ev_open();
     if (w->epfd < 0)
         return -1;
+    take_reserve(w);
     if (ducta_slab_init(w) != 0) {
+        if (w->reserve_fd >= 0)
+            close(w->reserve_fd);
         close(w->epfd);
         return -1;
     }
@@ -240,35 +284,59 @@ int ducta_worker_adopt(struct ducta_worker *w, int fd)
 }
 
 /* Out of descriptors: a connection left in the backlog would wait there
- * until it gave up, and the listener's edge would not fire again for it.
- * Spend the descriptor kept in reserve to accept it and close it at once
- * (the client sees the close right away), then take the reserve back. */
+ * until it gave up. Spend the reserve to accept it, and close it at once
+ * (the client sees the close right away). The descriptor table is the
+ * process's, shared by every worker: once the reserve is closed, another
+ * worker's accept may take its number. So the connection is closed by
+ * dup3() of the epoll descriptor onto it, which closes the socket and
+ * fills the number in one step: the reserve comes back without a moment
+ * in which the number is free. Only when accept itself loses the race is
+ * the reserve gone; the worker then takes it back on a later round
+ * (ducta_worker_poll). 1 if a connection was shed, 0 if the backlog was
+ * empty after all, -1 if none could be (no reserve, or it was lost). */
 static int shed_one(struct ducta_worker *w)
 {
     if (w->reserve_fd < 0)
-        return 0;
+        return -1;
     close(w->reserve_fd);
+    w->reserve_fd = -1;
     int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd >= 0) {
-        close(fd);
-        w->shed++;
+    if (fd < 0) {
+        int empty = errno == EAGAIN || errno == EWOULDBLOCK;
+        take_reserve(w);
+        return empty ? 0 : -1;
     }
-    w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    return fd >= 0;
+    if (dup3(w->epfd, fd, O_CLOEXEC) == fd) {
+        w->reserve_fd = fd;
+    } else {
+        close(fd);
+        take_reserve(w);
+    }
+    w->shed++;
+    return 1;
 }
 
+/* Accept until the backlog is empty. The listener is edge-triggered: if
+ * this stops early with connections still queued, no new edge will come
+ * for them, so the worker marks the backlog stalled and retries on every
+ * round until it is drained (ducta_worker_poll). */
 static void accept_all(struct ducta_worker *w)
 {
+    w->accept_stalled = 0;
     for (;;) {
         int fd = accept4(w->listen_fd, NULL, NULL,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;  /* drained */
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO ||
+                errno == EPERM)
+                continue;  /* that one connection failed */
+            int shed = errno == EMFILE || errno == ENFILE ? shed_one(w) : -1;
+            if (shed > 0)
                 continue;
-            if ((errno == EMFILE || errno == ENFILE) && shed_one(w))
-                continue;
-            /* EAGAIN: drained. ENOBUFS/ENOMEM: leave the rest in the
-             * backlog; the next connection's edge brings us back. */
+            /* out of descriptors without a reserve, or ENOBUFS/ENOMEM */
+            w->accept_stalled = shed < 0;
             return;
         }
         /* Responses are coalesced by us, so Nagle only adds delay */
@@ -280,10 +348,11 @@ static void accept_all(struct ducta_worker *w)
     }
 }
 
-static void begin_stop(struct ducta_worker *w, int wake_fd)
+static void begin_stop(struct ducta_worker *w)
 {
     w->stopping = 1;
-    ev_unwatch(w->epfd, wake_fd);
+    w->accept_stalled = 0;
+    ev_unwatch(w->epfd, w->server->wake_fd);
     if (w->listen_fd >= 0) {
         close(w->listen_fd);
         w->listen_fd = -1;
@@ -292,9 +361,6 @@ static void begin_stop(struct ducta_worker *w, int wake_fd)
         if (w->slab[i].state != DUCTA_CONN_FREE)
             ducta_conn_begin_drain(w, &w->slab[i]);
 }
-
-/* The wake-up eventfd of the running server (-1 in tests). */
-static int wake_fd = -1;
 
 int ducta_worker_poll(struct ducta_worker *w, int timeout_ms)
 {
@@ -309,7 +375,7 @@ int ducta_worker_poll(struct ducta_worker *w, int timeout_ms)
             if (w->listen_fd >= 0)
                 accept_all(w);
         } else if (slot == TOKEN_WAKE) {
-            begin_stop(w, wake_fd);
+            begin_stop(w);
         } else if (slot < w->high_water) {
             struct ducta_conn *c = &w->slab[slot];
             /* a stale event for a slot closed and reused in this batch */
@@ -320,6 +386,11 @@ int ducta_worker_poll(struct ducta_worker *w, int timeout_ms)
         }
     }
     ducta_conn_expire(w);
+    /* after this round's closes, descriptors may be free again */
+    if (w->reserve_fd < 0)
+        take_reserve(w);
+    if (w->accept_stalled && w->listen_fd >= 0)
+        accept_all(w);
     return n;
 }
 
@@ -335,7 +406,10 @@ static void *worker_main(void *arg)
     struct ducta_worker *w = arg;
     int64_t deadline = 0;
     for (;;) {
-        if (ducta_worker_poll(w, w->stopping ? DRAIN_TICK_MS : TICK_MS) < 0)
+        int wait_ms = w->stopping         ? DRAIN_TICK_MS
+                      : w->accept_stalled ? ACCEPT_RETRY_MS
+                                          : TICK_MS;
+        if (ducta_worker_poll(w, wait_ms) < 0)
             break;
         if (!w->stopping)
             continue;
@@ -349,37 +423,38 @@ static void *worker_main(void *arg)
 
 /* ---- start-up ---------------------------------------------------------- */
 
-static int open_listener(const struct ducta_config *cfg, int port,
-                         int reuseport, char *err, size_t errlen)
+static int fail(struct ducta_server *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int fail(struct ducta_server *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof s->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int open_listener(struct ducta_server *s, int port, int reuseport)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, cfg->bind, &sa.sin_addr) != 1) {
-        snprintf(err, errlen, "--bind: '%s' is not an IPv4 address",
-                 cfg->bind);
-        return -1;
-    }
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr = s->addr};
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        return -1;
-    }
+    if (fd < 0)
+        return fail(s, "socket: %s", strerror(errno));
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuseport &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-        snprintf(err, errlen, "SO_REUSEPORT: %s", strerror(errno));
         close(fd);
-        return -1;
+        return fail(s, "SO_REUSEPORT: %s", strerror(errno));
     }
     /* A connection becomes acceptable when its first bytes arrive, not at
      * the end of the handshake: one wake-up of the worker per connection
      * instead of two (accept, then the request), and the first recv always
-     * finds the request. On loopback, each wake-up is a cross-CPU interrupt
-     * the client pays for: with a new connection per request, wrk went
-     * from 0.73x to 0.97x of its rate against h2o, which does the same
-     * (docs/BENCHMARKS.md, "newconn"). A client that connects and never
-     * sends is then the kernel's to time out, not ours.
+     * finds the request. On loopback each wake-up is a cross-CPU interrupt
+     * the client pays for (docs/BENCHMARKS.md, "newconn"). A client that
+     * connects and never sends is then the kernel's to time out, not ours.
      * Not fatal where it is not supported. */
     int defer = DEFER_ACCEPT_S;
     if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer) !=
@@ -387,15 +462,13 @@ static int open_listener(const struct ducta_config *cfg, int port,
         fprintf(stderr, "ducta: TCP_DEFER_ACCEPT: %s (going on without)\n",
                 strerror(errno));
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->bind, port,
-                 strerror(errno));
         close(fd);
-        return -1;
+        return fail(s, "cannot listen on %s:%d: %s", s->cfg->bind, port,
+                    strerror(errno));
     }
-    if (listen(fd, cfg->backlog) != 0) {
-        snprintf(err, errlen, "listen: %s", strerror(errno));
+    if (listen(fd, s->cfg->backlog) != 0) {
         close(fd);
-        return -1;
+        return fail(s, "listen: %s", strerror(errno));
     }
     return fd;
 }
@@ -420,120 +493,178 @@ static void pin_to_core(pthread_t t, int i)
     pthread_setaffinity_np(t, sizeof set, &set);  /* best effort */
 }
 
-/* Undo what ducta_serve() set up, for its error paths and its end. */
-static void teardown(struct ducta_worker *workers, int ready)
+/* Every worker's socket carries SO_REUSEPORT, so bind() would happily
+ * share the port with another such process. Bind once without it first,
+ * so that a taken port is an error and not a silent split. */
+static int check_address(struct ducta_server *s)
 {
-    for (int i = 0; i < ready; i++)
-        ducta_worker_destroy(&workers[i]);
-    if (wake_fd >= 0)
-        close(wake_fd);
-    wake_fd = -1;
-    free(workers);
+    if (inet_pton(AF_INET, s->cfg->bind, &s->addr) != 1)
+        return fail(s, "--bind: '%s' is not an IPv4 address", s->cfg->bind);
+    if (s->cfg->port == 0)
+        return 0;
+    int probe = open_listener(s, s->cfg->port, 0);
+    if (probe < 0)
+        return -1;
+    close(probe);
+    return 0;
+}
+
+/* Every connection is a descriptor, and the kernel's default soft limit
+ * (often 1024) is far below what --max-conns promises, so raise it to the
+ * hard limit, which only root can raise. If even that cannot hold every
+ * slot, say so once: past it, connections are shed (shed_one). */
+static void fit_descriptor_limit(const struct ducta_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        /* an unlimited hard limit is still capped by fs.nr_open: then the
+         * soft one stays, and the check below reads it back */
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 &&
+            getrlimit(RLIMIT_NOFILE, &rl) != 0)
+            return;
+    }
+    uint64_t per_conn = cfg->root ? 2 : 1;
+    uint64_t need = (uint64_t)cfg->threads *
+                        ((uint64_t)cfg->max_conns * per_conn +
+                         FDS_PER_WORKER) + FDS_PER_PROCESS;
+    if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur)
+        fprintf(stderr, "ducta: warning: %d threads x %d max-conns need up "
+                "to %llu descriptors, RLIMIT_NOFILE is %llu: past it, new "
+                "connections are closed at once (raise the hard limit, "
+                "ulimit -Hn, or lower --max-conns)\n", cfg->threads,
+                cfg->max_conns, (unsigned long long)need,
+                (unsigned long long)rl.rlim_cur);
+}
+
+/* SIGINT/SIGTERM/SIGHUP are taken by sigwait() in the serving thread
+ * only: the workers inherit the blocked mask. SIGPIPE is ignored: a peer
+ * that vanished is an ordinary EPIPE (sends also pass MSG_NOSIGNAL). */
+static void block_signals(struct ducta_server *s)
+{
+    sigemptyset(&s->signals);
+    sigaddset(&s->signals, SIGINT);
+    sigaddset(&s->signals, SIGTERM);
+    sigaddset(&s->signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &s->signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Worker i, with its listener and epoll set; with --port 0 the first bind
+ * picks the port the rest share. */
+static int setup_worker(struct ducta_server *s, int i)
+{
+    struct ducta_worker *w = &s->workers[i];
+    if (ducta_worker_init(w, s->cfg, i) != 0)
+        return fail(s, "worker %d: cannot allocate %d connection slots: %s",
+                    i, s->cfg->max_conns, strerror(errno));
+    s->ready++;  /* initialised: teardown destroys it */
+    w->server = s;
+    w->listen_fd = open_listener(s, s->port, 1);
+    if (w->listen_fd < 0)
+        return -1;
+    if (s->port == 0)
+        s->port = bound_port(w->listen_fd);
+    if (ev_watch_in(w->epfd, w->listen_fd, TOKEN_LISTEN, 1) != 0 ||
+        ev_watch_in(w->epfd, s->wake_fd, TOKEN_WAKE, 0) != 0)
+        return fail(s, "epoll_ctl: %s", strerror(errno));
+    return 0;
+}
+
+/* Everything before the threads: 0, or -1 with s->err set. */
+static int server_open(struct ducta_server *s)
+{
+    const struct ducta_config *cfg = s->cfg;
+    char err[ERR_LEN];
+    if (check_address(s) != 0)
+        return -1;
+    if (cfg->root && ducta_files_init(cfg->root, err, sizeof err) != 0)
+        return fail(s, "%s", err);
+    ducta_files_dotfiles(cfg->dotfiles);
+    fit_descriptor_limit(cfg);
+    block_signals(s);
+    s->workers = calloc((size_t)s->n, sizeof *s->workers);
+    s->tids = calloc((size_t)s->n, sizeof *s->tids);
+    if (!s->workers || !s->tids)
+        return fail(s, "out of memory");
+    s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->wake_fd < 0)
+        return fail(s, "eventfd: %s", strerror(errno));
+    s->port = cfg->port;
+    for (int i = 0; i < s->n; i++)
+        if (setup_worker(s, i) != 0)
+            return -1;
+    return 0;
+}
+
+static int server_start(struct ducta_server *s)
+{
+    for (; s->started < s->n; s->started++) {
+        int rc = pthread_create(&s->tids[s->started], NULL, worker_main,
+                                &s->workers[s->started]);
+        if (rc != 0)
+            return fail(s, "pthread_create: %s", strerror(rc));
+        if (s->cfg->pin)
+            pin_to_core(s->tids[s->started], s->started);
+    }
+    return 0;
+}
+
+/* SIGINT and SIGTERM stop the server gracefully. SIGHUP is nginx's
+ * "reload the configuration, finish what is in flight"; ducta has no
+ * configuration file to reload, so it says so and serves on. Not exiting
+ * on HUP also keeps a server started from a terminal alive when the
+ * terminal goes away. Returns the stopping signal. */
+static int wait_for_stop(struct ducta_server *s)
+{
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&s->signals, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            return sig;
+        fprintf(stderr, "ducta: SIGHUP: no configuration file to reload, "
+                "serving on\n");
+    }
+}
+
+/* Stop the workers that run, then undo what server_open() set up. */
+static void server_close(struct ducta_server *s)
+{
+    /* One write wakes every worker: the eventfd is level-triggered */
+    uint64_t one = 1;
+    if (s->started && write(s->wake_fd, &one, sizeof one) != sizeof one)
+        fprintf(stderr, "ducta: eventfd write: %s\n", strerror(errno));
+    for (int i = 0; i < s->started; i++)
+        pthread_join(s->tids[i], NULL);
+    for (int i = 0; i < s->ready; i++)
+        ducta_worker_destroy(&s->workers[i]);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
+    free(s->workers);
+    free(s->tids);
 }
 
 int ducta_serve(const struct ducta_config *cfg)
 {
-    char err[256];
-    int n = cfg->threads, ready = 0, started = 0;
-    pthread_t tids[MAX_THREADS];
-    struct ducta_worker *workers = calloc((size_t)n, sizeof *workers);
-    if (!workers) {
-        fprintf(stderr, "ducta: out of memory\n");
-        return 1;
-    }
-
-    if (cfg->root && ducta_files_init(cfg->root, err, sizeof err) != 0) {
-        fprintf(stderr, "ducta: %s\n", err);
-        free(workers);
-        return 1;
-    }
-
-    /* Every worker's socket carries SO_REUSEPORT, so bind() would happily
-     * share the port with another such process. Bind once without it
-     * first, so that a taken port is an error and not a silent split. */
-    int port = cfg->port;
-    if (port != 0) {
-        int probe = open_listener(cfg, port, 0, err, sizeof err);
-        if (probe < 0)
-            goto fail;
-        close(probe);
-    }
-
-    /* SIGINT/SIGTERM are taken by sigwait() in this thread only; the
-     * workers inherit the blocked mask. SIGPIPE is ignored: a peer that
-     * vanished is an ordinary EPIPE (sends also pass MSG_NOSIGNAL). */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_fd < 0) {
-        snprintf(err, sizeof err, "eventfd: %s", strerror(errno));
-        goto fail;
-    }
-    for (; ready < n; ready++) {
-        struct ducta_worker *w = &workers[ready];
-        if (ducta_worker_init(w, cfg, ready) != 0) {
-            snprintf(err, sizeof err, "worker %d: cannot allocate %d "
-                     "connection slots: %s", ready, cfg->max_conns,
-                     strerror(errno));
-            goto fail;
-        }
-        /* with --port 0 the first bind picks the port the rest share */
-        w->listen_fd = open_listener(cfg, port, 1, err, sizeof err);
-        if (w->listen_fd < 0) {
-            ready++;  /* initialised: destroy it too */
-            goto fail;
-        }
-        if (port == 0)
-            port = bound_port(w->listen_fd);
-        if (ev_watch_in(w->epfd, w->listen_fd, TOKEN_LISTEN, 1) != 0 ||
-            ev_watch_in(w->epfd, wake_fd, TOKEN_WAKE, 0) != 0) {
-            snprintf(err, sizeof err, "epoll_ctl: %s", strerror(errno));
-            ready++;
-            goto fail;
-        }
-    }
-    for (; started < n; started++) {
-        int rc = pthread_create(&tids[started], NULL, worker_main,
-                                &workers[started]);
-        if (rc != 0) {
-            snprintf(err, sizeof err, "pthread_create: %s", strerror(rc));
-            break;
-        }
-        if (cfg->pin)
-            pin_to_core(tids[started], started);
-    }
-    if (started == n) {
+    struct ducta_server s = {.cfg = cfg, .n = cfg->threads, .wake_fd = -1};
+    int ok = server_open(&s) == 0 && server_start(&s) == 0;
+    if (ok) {
         printf("ducta %s listening on http://%s:%d (%d worker%s, %d "
                "connections each, %s scanner)\n", DUCTA_VERSION, cfg->bind,
-               port, n, n == 1 ? "" : "s", cfg->max_conns,
+               s.port, s.n, s.n == 1 ? "" : "s", cfg->max_conns,
                ducta_simd_name(ducta_simd_get()));
         fflush(stdout);
-        int sig = 0;
-        sigwait(&stop, &sig);
+        int sig = wait_for_stop(&s);
         fprintf(stderr, "ducta: %s, draining\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
-    /* One write wakes every worker: the eventfd is level-triggered */
-    uint64_t one = 1;
-    if (write(wake_fd, &one, sizeof one) != sizeof one)
-        fprintf(stderr, "ducta: eventfd write: %s\n", strerror(errno));
-    for (int i = 0; i < started; i++)
-        pthread_join(tids[i], NULL);
-    teardown(workers, ready);
-    if (started == n)
-        return 0;
-    fprintf(stderr, "ducta: %s\n", err);
-    return 1;
-
-fail:
-    fprintf(stderr, "ducta: %s\n", err);
-    teardown(workers, ready);
-    return 1;
+    server_close(&s);
+    if (!ok)
+        fprintf(stderr, "ducta: %s\n", s.err);
+    return ok ? 0 : 1;
 }
 
 /* ---- the command line -------------------------------------------------- */
@@ -544,12 +675,17 @@ static const char usage[] =
     "  --bind ADDR     IPv4 address to listen on (default 127.0.0.1;\n"
     "                  0.0.0.0 serves the network)\n"
     "  --threads N     worker threads (default: one per online core)\n"
-    "  --max-conns N   connection slots per worker (default 10000)\n"
+    "  --max-conns N   connection slots per worker (default 10000); the\n"
+    "                  soft RLIMIT_NOFILE is raised to the hard one, with a\n"
+    "                  warning if threads x max-conns cannot fit in it\n"
     "  --no-pin        do not pin worker i to core i\n"
     "  --root DIR      serve the files under DIR on GET/HEAD that no route\n"
     "                  takes (default: none; ./build.sh run uses www/)\n"
+    "  --dotfiles      with --root, also serve path segments starting with\n"
+    "                  '.' (default: 404 for them)\n"
     "  --drain-ms N    on SIGINT/SIGTERM, how long in-flight requests may\n"
-    "                  take before the rest are closed (default 5000)\n"
+    "                  take before the rest are closed (default 5000);\n"
+    "                  SIGHUP is logged and ignored (no config to reload)\n"
     "  --max-request-line N  longest request line in bytes, else 414\n"
     "                  (default 8192)\n"
     "  --max-head N    longest request head (line + fields) in bytes, else\n"
@@ -566,21 +702,76 @@ static const char usage[] =
     "                  this without progress (default 30000)\n"
     "  --linger-timeout MS  after an error response, how long to drain the\n"
     "                  client's input before closing (default 5000)\n"
-    "environment: DUCTA_SIMD=scalar|sse42|avx2 forces the parser's SIMD level\n"
     "  --version       print the version and exit\n"
-    "  --help          print this and exit\n";
+    "  --help          print this and exit\n"
+    "environment: DUCTA_SIMD=scalar|sse42|avx2 forces the parser's SIMD level\n";
 
-/* Parse a whole decimal number in [lo, hi]; -1 if it is not one. */
-static int parse_int(const char *s, long lo, long hi, long *out)
+/* How an option's value lands in struct ducta_config. */
+enum opt_kind { OPT_CLEAR, OPT_SET, OPT_INT, OPT_SIZE, OPT_STRING };
+
+struct option_spec {
+    const char *flag;
+    enum opt_kind kind;
+    size_t offset;   /* of the field in struct ducta_config */
+    long lo, hi;     /* OPT_INT, OPT_SIZE: the accepted range */
+};
+
+#define FIELD(f) offsetof(struct ducta_config, f)
+static const struct option_spec options[] = {
+    {"--port", OPT_INT, FIELD(port), 0, 65535},
+    {"--bind", OPT_STRING, FIELD(bind), 0, 0},
+    {"--threads", OPT_INT, FIELD(threads), 1, MAX_THREADS},
+    {"--max-conns", OPT_INT, FIELD(max_conns), 1, MAX_MAX_CONNS},
+    {"--no-pin", OPT_CLEAR, FIELD(pin), 0, 0},
+    {"--root", OPT_STRING, FIELD(root), 0, 0},
+    {"--dotfiles", OPT_SET, FIELD(dotfiles), 0, 0},
+    {"--drain-ms", OPT_INT, FIELD(drain_ms), 0, INT_MAX},
+    {"--max-request-line", OPT_SIZE, FIELD(limits.max_request_line),
+     MIN_HEAD, MAX_LIMIT},
+    {"--max-head", OPT_SIZE, FIELD(limits.max_head), MIN_HEAD, MAX_LIMIT},
+    {"--max-headers", OPT_SIZE, FIELD(limits.max_headers), 1,
+     DUCTA_HEADERS_CAP},
+    {"--max-body", OPT_SIZE, FIELD(limits.max_body), 0, MAX_LIMIT},
+    {"--head-timeout", OPT_INT, FIELD(head_timeout_ms), 0, INT_MAX},
+    {"--body-timeout", OPT_INT, FIELD(body_timeout_ms), 0, INT_MAX},
+    {"--idle-timeout", OPT_INT, FIELD(idle_timeout_ms), 0, INT_MAX},
+    {"--write-timeout", OPT_INT, FIELD(write_timeout_ms), 0, INT_MAX},
+    {"--linger-timeout", OPT_INT, FIELD(linger_timeout_ms), 0, INT_MAX},
+};
+#undef FIELD
+
+static const struct option_spec *find_option(const char *name)
 {
-    if (!s || !*s)
-        return -1;
+    for (size_t k = 0; k < sizeof options / sizeof options[0]; k++)
+        if (!strcmp(name, options[k].flag))
+            return &options[k];
+    return NULL;
+}
+
+/* Store val into the field o names: 0, or -1 (said on stderr). */
+static int set_option(struct ducta_config *cfg, const struct option_spec *o,
+                      const char *val)
+{
+    char *field = (char *)cfg + o->offset;
+    if (o->kind == OPT_STRING) {
+        memcpy(field, &val, sizeof val);
+        return 0;
+    }
     char *end;
     errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
+    long v = *val ? strtol(val, &end, 10) : 0;
+    if (!*val || errno || *end || v < o->lo || v > o->hi) {
+        fprintf(stderr, "ducta: %s: '%s' is not a number from %ld to %ld\n",
+                o->flag, val, o->lo, o->hi);
         return -1;
-    *out = v;
+    }
+    if (o->kind == OPT_INT) {
+        int i = (int)v;
+        memcpy(field, &i, sizeof i);
+    } else {
+        size_t z = (size_t)v;
+        memcpy(field, &z, sizeof z);
+    }
     return 0;
 }
 
@@ -589,18 +780,12 @@ int ducta_main(int argc, char **argv)
     struct ducta_config cfg;
     ducta_config_defaults(&cfg);
     for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
         /* --flag=value and --flag value are both accepted */
+        const char *arg = argv[i], *eq = strchr(arg, '=');
         char name[32];
-        const char *val = NULL;
-        const char *eq = strchr(arg, '=');
         size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (nlen >= sizeof name)
-            nlen = sizeof name - 1;
-        memcpy(name, arg, nlen);
-        name[nlen] = 0;
-        if (eq)
-            val = eq + 1;
+        snprintf(name, sizeof name, "%.*s", (int)nlen, arg);
+        const char *val = eq ? eq + 1 : NULL;
 
         if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
             fputs(usage, stdout);
@@ -610,74 +795,22 @@ int ducta_main(int argc, char **argv)
             printf("ducta %s\n", DUCTA_VERSION);
             return 0;
         }
-        if (!strcmp(name, "--no-pin")) {
-            cfg.pin = 0;
-            continue;
-        }
-        struct {
-            const char *flag;
-            long lo, hi;
-            int *dst;          /* one of these two */
-            size_t *size_dst;
-        } ints[] = {
-            {"--port", 0, 65535, &cfg.port, NULL},
-            {"--threads", 1, MAX_THREADS, &cfg.threads, NULL},
-            {"--max-conns", 1, MAX_MAX_CONNS, &cfg.max_conns, NULL},
-            {"--drain-ms", 0, INT_MAX, &cfg.drain_ms, NULL},
-            {"--max-request-line", MIN_HEAD, MAX_LIMIT, NULL,
-             &cfg.limits.max_request_line},
-            {"--max-head", MIN_HEAD, MAX_LIMIT, NULL, &cfg.limits.max_head},
-            {"--max-headers", 1, DUCTA_HEADERS_CAP, NULL,
-             &cfg.limits.max_headers},
-            {"--max-body", 0, MAX_LIMIT, NULL, &cfg.limits.max_body},
-            {"--head-timeout", 0, INT_MAX, &cfg.head_timeout_ms, NULL},
-            {"--body-timeout", 0, INT_MAX, &cfg.body_timeout_ms, NULL},
-            {"--idle-timeout", 0, INT_MAX, &cfg.idle_timeout_ms, NULL},
-            {"--write-timeout", 0, INT_MAX, &cfg.write_timeout_ms, NULL},
-            {"--linger-timeout", 0, INT_MAX, &cfg.linger_timeout_ms, NULL},
-        };
-        int known = !strcmp(name, "--bind") || !strcmp(name, "--root");
-        for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
-            known |= !strcmp(name, ints[k].flag);
-        if (!known) {
+        const struct option_spec *o = find_option(name);
+        if (!o) {
             fprintf(stderr, "ducta: unknown option '%s' (see --help)\n", arg);
             return 2;
         }
-        if (!val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "ducta: %s needs a value\n", name);
-                return 2;
-            }
-            val = argv[++i];
-        }
-        if (!strcmp(name, "--bind")) {
-            struct in_addr a;
-            if (inet_pton(AF_INET, val, &a) != 1) {
-                fprintf(stderr, "ducta: --bind: '%s' is not an IPv4 "
-                        "address\n", val);
-                return 2;
-            }
-            cfg.bind = val;
+        if (o->kind == OPT_SET || o->kind == OPT_CLEAR) {
+            int on = o->kind == OPT_SET;
+            memcpy((char *)&cfg + o->offset, &on, sizeof on);
             continue;
         }
-        if (!strcmp(name, "--root")) {
-            cfg.root = val;
-            continue;
+        if (!val && i + 1 >= argc) {
+            fprintf(stderr, "ducta: %s needs a value\n", name);
+            return 2;
         }
-        for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
-            if (strcmp(name, ints[k].flag))
-                continue;
-            long v;
-            if (parse_int(val, ints[k].lo, ints[k].hi, &v) != 0) {
-                fprintf(stderr, "ducta: %s: '%s' is not a number from %ld "
-                        "to %ld\n", name, val, ints[k].lo, ints[k].hi);
-                return 2;
-            }
-            if (ints[k].dst)
-                *ints[k].dst = (int)v;
-            else
-                *ints[k].size_dst = (size_t)v;
-        }
+        if (set_option(&cfg, o, val ? val : argv[++i]) != 0)
+            return 2;
     }
     return ducta_serve(&cfg);
 }

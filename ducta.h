@@ -228,7 +228,11 @@ struct ducta_config {
 
 void ducta_config_defaults(struct ducta_config *cfg);
 
-/* Run the server until SIGINT or SIGTERM; returns a process exit status. */
+/* Run the server until SIGINT or SIGTERM (SIGHUP is logged and ignored);
+ * returns a process exit status. It raises the soft RLIMIT_NOFILE to the
+ * hard limit and blocks those signals in the calling thread (both are the
+ * process's, not the server's); all else it sets up is its own, so two
+ * servers may run in one process, each in its own thread. */
 int ducta_serve(const struct ducta_config *cfg);
 
 /* The command-line program: parses argv into a config and serves. */
@@ -456,7 +460,12 @@ struct ducta_worker {
     int id;
     int epfd;
     int listen_fd;
-    int reserve_fd;            /* kept open to shed a connection at EMFILE */
+    int reserve_fd;            /* kept open to shed a connection at EMFILE;
+                                * -1 while lost, retaken each round */
+    int accept_stalled;        /* the backlog may hold connections that no
+                                * new edge will announce: retry each round */
+    struct ducta_server *server;  /* ducta.c's, for its wake fd; NULL in
+                                   * tests that drive a worker alone */
     uint64_t shed;             /* connections closed at once for lack of
                                 * descriptors or slots */
     uint64_t reclaimed;        /* idle or not-yet-started connections
@@ -522,7 +531,9 @@ void ducta_conn_begin_drain(struct ducta_worker *w, struct ducta_conn *c);
 void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c);
 
 /* ducta.c — the event loop, exposed for the tests that drive a worker
- * without threads or listeners. */
+ * without threads or listeners. struct ducta_server (a running server:
+ * its workers, wake-up eventfd and port) is private to ducta.c. */
+struct ducta_server;
 int ducta_worker_init(struct ducta_worker *w, const struct ducta_config *cfg,
                       int id);
 void ducta_worker_destroy(struct ducta_worker *w);

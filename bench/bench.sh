@@ -110,49 +110,28 @@ done
 [[ $GRAPHS_DIR == /* ]] || GRAPHS_DIR=$ROOT/$GRAPHS_DIR
 ((ROUNDS >= 1 && DUR >= 1 && DEPTH >= 1)) || die "ROUNDS, DUR and DEPTH must be at least 1"
 
-# ------------------------------------------------------------------ tools
+# ------------------------------------------------------------------ tools, processes
 
-# need_tools PKG:COMMAND ... — install the packages whose command is missing
-# when we are root, else print the exact apt-get command and stop.
-need_tools() {
-    local missing=() spec cmd
-    for spec in "$@"; do
-        cmd=${spec#*:}
-        command -v "$cmd" >/dev/null 2>&1 || [[ -x /usr/sbin/$cmd ]] || missing+=("${spec%%:*}")
-    done
-    ((${#missing[@]})) || return 0
-    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        say "bench: installing: apt-get install -y ${missing[*]}"
-        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2; then
-            apt-get update -q >&2
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
-        fi
-    else
-        say "bench: missing ${missing[*]}; install them with:"
-        say "  sudo apt-get install -y ${missing[*]}"
-        exit 1
-    fi
-}
-
-# ------------------------------------------------------------------ processes
+# say, die, need_pkgs (the one apt-get installer), port_open, free_port,
+# wait_ready, spawn_server, children, only_child, stop_pid, stop_all, PIDS
+LIB_NAME=bench
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+# the names the bench parts call it by
+need_tools() { need_pkgs "$@" || exit 1; }
+need_files() { need_pkgs "$@" || exit 1; }
 
 TMP=""
-PIDS=()         # every server process we started, by id
 LOADGEN_PID=""  # the load generator while it runs
 
 cleanup() {
-    local rc=$? pid i
+    local rc=$?
     trap - EXIT INT TERM
     if [[ -n $LOADGEN_PID ]]; then
         kill -TERM "$LOADGEN_PID" 2>/dev/null || true
         wait "$LOADGEN_PID" 2>/dev/null || true
     fi
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_all
     if [[ -n $TMP && -d $TMP ]]; then
         if [[ $BENCH_KEEP == 1 ]]; then say "bench: raw output kept in $TMP"
         else rm -rf "$TMP"; fi
@@ -162,37 +141,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'say "bench: interrupted"; exit 130' INT
 trap 'exit 143' TERM
-
-# port_open PORT: does something accept connections on 127.0.0.1:PORT?
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# free_port: a port below the ephemeral range that nothing listens on.
-free_port() {
-    local p i
-    for ((i = 0; i < 200; i++)); do
-        p=$((10000 + RANDOM % 20000))
-        port_open "$p" || { echo "$p"; return 0; }
-    done
-    die "found no free port"
-}
-
-# wait_ready PID PORT LOG: until PORT accepts, or PID dies (then show LOG).
-wait_ready() {
-    local pid=$1 port=$2 log=$3 i
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "server (pid $pid) exited at start-up"; }
-        port_open "$port" && return 0
-        sleep 0.05
-    done
-    cat "$log" >&2
-    die "server (pid $pid) is not accepting on 127.0.0.1:$port after 5 s"
-}
-
-# children PID: the ids of PID's child processes.
-children() {
-    local f=/proc/$1/task/$1/children
-    if [[ -r $f ]]; then cat "$f"; else pgrep -P "$1" || true; fi
-}
 
 # cpu_ticks PID: utime + stime of the whole process (all its threads), in
 # clock ticks: fields 14 and 15 of /proc/PID/stat, counted after the ")"
@@ -218,38 +166,35 @@ cpu_stat() {
 DUCTA_PORT="" DUCTA_PID=""
 NGINX_PORT="" NGINX_MASTER="" NGINX_WORKER=""
 
+# start_ducta [ARGS]: ./ducta (one worker, on SERVER_CPU) with ARGS; sets
+# DUCTA_PID and DUCTA_PORT.
 start_ducta() {
     [[ -x $ROOT/ducta ]] || die "no ./ducta; run ./build.sh bench (it builds first)"
     DUCTA_PORT=$(free_port)
-    taskset -c "$SERVER_CPU" "$ROOT/ducta" --threads 1 --port "$DUCTA_PORT" --no-pin \
-        >"$TMP/ducta.log" 2>&1 &
-    DUCTA_PID=$!          # taskset execs ducta: this is ducta's own id
-    PIDS+=("$DUCTA_PID")
-    wait_ready "$DUCTA_PID" "$DUCTA_PORT" "$TMP/ducta.log"
+    spawn_server "$TMP/ducta.log" "$DUCTA_PORT" taskset -c "$SERVER_CPU" \
+        "$ROOT/ducta" --threads 1 --port "$DUCTA_PORT" --no-pin "$@"
+    DUCTA_PID=$SPAWNED    # taskset execs ducta: this is ducta's own id
 }
 
-# The nginx configuration, written out in full so that a reader can check
-# that nothing in it holds nginx back: one worker, no access log, keep-alive
-# without a request limit, the answer from memory with `return`.
-write_nginx_conf() {
-    local dir=$1 port=$2 v temp=""
+# nginx_conf_head DIR WORKER_CONNECTIONS [NOFILE]: the part of every
+# nginx configuration here that is the same for all (bench/conns.sh and
+# bench/peers.sh write theirs with it too), up to inside `http {`: one
+# worker, no access log, keep-alive without a request limit, every temp
+# path inside DIR (only for the modules built in); with NOFILE, the
+# worker's descriptor limit.
+nginx_conf_head() {
+    local dir=$1 conns=$2 v m
     v=$("$NGINX" -V 2>&1)
-    # every temp path inside the temp dir; only for the modules built in
-    temp+="    client_body_temp_path $dir/client_body;"$'\n'
-    for m in proxy fastcgi uwsgi scgi; do
-        [[ $v == *"--without-http_${m}_module"* ]] ||
-            temp+="    ${m}_temp_path $dir/$m;"$'\n'
-    done
-    cat >"$dir/nginx.conf" <<EOF
-# generated by bench/bench.sh
-worker_processes 1;
+    echo "worker_processes 1;"
+    [[ -z ${3:-} ]] || echo "worker_rlimit_nofile $3;"
+    cat <<EOF
 daemon off;
 master_process on;
 pid $dir/nginx.pid;
 error_log $dir/error.log crit;
 
 events {
-    worker_connections 4096;
+    worker_connections $conns;
 }
 
 http {
@@ -257,7 +202,22 @@ http {
     server_tokens off;
     keepalive_requests 100000000;
     keepalive_timeout 65s;
-$temp
+    client_body_temp_path $dir/client_body;
+EOF
+    for m in proxy fastcgi uwsgi scgi; do
+        [[ $v == *"--without-http_${m}_module"* ]] || echo "    ${m}_temp_path $dir/$m;"
+    done
+}
+
+# The http bench's nginx configuration, written out in full so that a
+# reader can check that nothing in it holds nginx back: the answer from
+# memory with `return`.
+write_nginx_conf() {
+    local dir=$1 port=$2
+    {
+        echo "# generated by bench/bench.sh"
+        nginx_conf_head "$dir" 4096
+        cat <<EOF
     server {
         listen 127.0.0.1:$port;
         location = /plaintext {
@@ -267,28 +227,28 @@ $temp
     }
 }
 EOF
+    } >"$dir/nginx.conf"
 }
 
+# nginx_check DIR: nginx -t on DIR/nginx.conf, or die showing why.
+nginx_check() {
+    "$NGINX" -q -t -p "$1/" -e "$1/error.log" -c "$1/nginx.conf" >"$TMP/nginx-check.log" 2>&1 ||
+        { cat "$TMP/nginx-check.log" "$1/error.log" >&2 2>/dev/null; die "nginx rejected its configuration"; }
+}
+
+# start_nginx [WRITER]: nginx with the configuration WRITER DIR PORT writes
+# (write_nginx_conf), on SERVER_CPU; sets NGINX_PORT, NGINX_MASTER and
+# NGINX_WORKER (the master listens before it forks its one worker).
 start_nginx() {
-    local dir=$TMP/nginx i kids
+    local dir=$TMP/nginx
     mkdir -p "$dir"
     NGINX_PORT=$(free_port)
-    write_nginx_conf "$dir" "$NGINX_PORT"
-    "$NGINX" -q -t -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" >"$TMP/nginx.log" 2>&1 ||
-        { cat "$TMP/nginx.log" "$dir/error.log" >&2 2>/dev/null; die "nginx rejected its configuration"; }
-    taskset -c "$SERVER_CPU" "$NGINX" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" \
-        >>"$TMP/nginx.log" 2>&1 &
-    NGINX_MASTER=$!
-    PIDS+=("$NGINX_MASTER")
-    wait_ready "$NGINX_MASTER" "$NGINX_PORT" "$TMP/nginx.log"
-    # the master listens before it forks: wait for its one worker
-    for ((i = 0; i < 100; i++)); do
-        read -r -a kids <<<"$(children "$NGINX_MASTER")" || true
-        ((${#kids[@]} == 1)) && break
-        sleep 0.05
-    done
-    ((${#kids[@]} == 1)) || die "nginx master $NGINX_MASTER has ${#kids[@]} children, not one worker"
-    NGINX_WORKER=${kids[0]}
+    "${1:-write_nginx_conf}" "$dir" "$NGINX_PORT"
+    nginx_check "$dir"
+    spawn_server "$TMP/nginx.log" "$NGINX_PORT" taskset -c "$SERVER_CPU" \
+        "$NGINX" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf"
+    NGINX_MASTER=$SPAWNED
+    NGINX_WORKER=$(only_child "$NGINX_MASTER")
 }
 
 # ------------------------------------------------------------------ report
@@ -443,6 +403,16 @@ run_one() {
         >>"$TMP/runs.tsv"
 }
 
+# AWK_MEDIAN: an awk function, median(KEY), of the space-separated numbers
+# in vals[KEY]; put before an awk program that fills vals.
+AWK_MEDIAN='
+    function median(key,   n, i, j, t, a) {
+        n = split(vals[key], a, " ")
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) {
+            t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }'
+
 # fds_of PID: how many descriptors it has open
 fds_of() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
@@ -452,13 +422,7 @@ fds_of() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 #  13 fds
 #  14 flagged_runs 15 noisy_runs
 http_medians() {
-    awk -F'\t' '
-        function median(key,   n, i, j, t, a) {
-            n = split(vals[key], a, " ")
-            for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) {
-                t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-        }
+    awk -F'\t' "$AWK_MEDIAN"'
         function ext(key, hi,   n, i, a, v) {
             n = split(vals[key], a, " "); v = a[1]
             for (i = 2; i <= n; i++) if (hi ? a[i] + 0 > v + 0 : a[i] + 0 < v + 0) v = a[i]
@@ -753,25 +717,6 @@ bench_parse() {
         die "bench_parse failed"
     echo
     echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-}
-
-# need_files PKG:PATH ... — like need_tools, for a file (a header) a package
-# installs.
-need_files() {
-    local missing=() spec
-    for spec in "$@"; do [[ -e ${spec#*:} ]] || missing+=("${spec%%:*}"); done
-    ((${#missing[@]})) || return 0
-    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        say "bench: installing: apt-get install -y ${missing[*]}"
-        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2; then
-            apt-get update -q >&2
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
-        fi
-    else
-        say "bench: missing ${missing[*]}; install them with:"
-        say "  sudo apt-get install -y ${missing[*]}"
-        exit 1
-    fi
 }
 
 # ------------------------------------------------------------------ bench: smoke

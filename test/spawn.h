@@ -5,6 +5,8 @@
  * spawn_ducta() runs $DUCTA_BIN (else ./ducta) with "--port 0" and the
  * given extra arguments, optionally under a lower RLIMIT_NOFILE, and reads
  * the port from its start-up line. The child dies with the test process.
+ * spawn_ducta_with() also sets the soft and hard limits apart and can hand
+ * back the read end of the child's stderr.
  * dial_port() connects to it. sh_run() runs a shell command and keeps
  * what it printed (to build an app, or to ask with curl).
  */
@@ -13,6 +15,7 @@
 
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -29,12 +32,21 @@
 
 enum { SPAWN_MAX_ARGS = 16 };
 
-/* args: NULL-terminated; nofile: 0 to keep the limit. Returns the pid and
- * sets *port. */
-static pid_t spawn_ducta(const char *const *args, int nofile, int *port)
+struct spawn_opts {
+    rlim_t soft, hard;  /* the child's RLIMIT_NOFILE; 0, 0: keep it */
+    int *err_fd;        /* if set: gets a pipe from the child's stderr */
+};
+
+/* args: NULL-terminated. Returns the pid and sets *port. */
+static pid_t spawn_ducta_with(const char *const *args,
+                              const struct spawn_opts *o, int *port)
 {
-    int out[2];
+    int out[2], err[2] = {-1, -1};
     cr_assert_eq(pipe(out), 0);
+    if (o->err_fd) {
+        cr_assert_eq(pipe(err), 0);
+        fcntl(err[0], F_SETFD, FD_CLOEXEC);
+    }
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -42,8 +54,13 @@ static pid_t spawn_ducta(const char *const *args, int nofile, int *port)
         dup2(out[1], 1);
         close(out[0]);
         close(out[1]);
-        if (nofile) {
-            struct rlimit rl = {(rlim_t)nofile, (rlim_t)nofile};
+        if (o->err_fd) {
+            dup2(err[1], 2);
+            close(err[0]);
+            close(err[1]);
+        }
+        if (o->hard) {
+            struct rlimit rl = {o->soft, o->hard};
             setrlimit(RLIMIT_NOFILE, &rl);
         }
         const char *bin = getenv("DUCTA_BIN") ? getenv("DUCTA_BIN") : "./ducta";
@@ -54,6 +71,10 @@ static pid_t spawn_ducta(const char *const *args, int nofile, int *port)
         _exit(127);
     }
     close(out[1]);
+    if (o->err_fd) {
+        close(err[1]);
+        *o->err_fd = err[0];
+    }
     char line[256] = "";
     size_t n = 0;
     struct pollfd p = {out[0], POLLIN, 0};
@@ -70,6 +91,13 @@ static pid_t spawn_ducta(const char *const *args, int nofile, int *port)
     cr_assert_not_null(at, "no listening line: '%s'", line);
     *port = atoi(at + 10);
     return pid;
+}
+
+/* nofile: the soft and hard RLIMIT_NOFILE, 0 to keep them. */
+static pid_t spawn_ducta(const char *const *args, int nofile, int *port)
+{
+    struct spawn_opts o = {(rlim_t)nofile, (rlim_t)nofile, NULL};
+    return spawn_ducta_with(args, &o, port);
 }
 
 /* SIGTERM the server and expect a clean exit 0 (under ASan, a leak or an

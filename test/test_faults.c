@@ -6,6 +6,10 @@
  * requires the count to come back to where it was: a connection that
  * ended badly must not leak its descriptor (nor, since each slot holds
  * one, its slab slot). And the server must still answer afterwards.
+ *
+ * The last tests start servers of their own: under a descriptor limit
+ * (start-up raises the soft one; four workers sharing the process's
+ * descriptors while shedding at EMFILE) and with a SIGHUP mid-transfer.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -45,10 +49,10 @@ static void teardown(void)
 
 TestSuite(faults, .init = start, .fini = teardown);
 
-static int open_fds(void)
+static int fds_of(pid_t p)
 {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)p);
     DIR *d = opendir(path);
     cr_assert_not_null(d);
     int n = 0;
@@ -57,6 +61,11 @@ static int open_fds(void)
         n += e->d_name[0] != '.';
     closedir(d);
     return n;
+}
+
+static int open_fds(void)
+{
+    return fds_of(pid);
 }
 
 /* The count must come back to base within a second. */
@@ -233,4 +242,216 @@ Test(faults, slowloris_is_closed_in_time_while_others_are_served)
     cr_assert_geq(served, 7, "%d requests of others served meanwhile", served);
     close(fd);
     settles_to(base, "after the slowloris");
+}
+
+/* ---- servers of their own ---------------------------------------------- */
+
+static int64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Everything the child wrote on stderr until it closed it (it exited). */
+static void read_all(int fd, char *out, size_t cap)
+{
+    size_t n = 0;
+    ssize_t k;
+    struct pollfd p = {fd, POLLIN, 0};
+    while (n < cap - 1 && poll(&p, 1, 10000) == 1 &&
+           (k = read(fd, out + n, cap - 1 - n)) > 0)
+        n += (size_t)k;
+    out[n] = 0;
+    close(fd);
+}
+
+/* SIGTERM p, expect exit 0, and return what it said on stderr. */
+static void stop_and_read(pid_t p, int err_fd, char *out, size_t cap)
+{
+    pid_t q = p;
+    stop_ducta(&q);
+    read_all(err_fd, out, cap);
+}
+
+/* The soft limit the child runs with, from /proc/PID/limits. */
+static long soft_nofile(pid_t p)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)p);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    long soft = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "Max open files", 14))
+            soft = strtol(line + 14, NULL, 10);
+    fclose(f);
+    return soft;
+}
+
+Test(faults, start_up_raises_the_soft_descriptor_limit_and_warns)
+{
+    enum { SOFT = 64, HARD = 512 };
+    int err_fd, p2;
+    struct spawn_opts o = {SOFT, HARD, &err_fd};
+    /* 2 x 1000 slots cannot fit in 512 descriptors */
+    const char *big[] = {"--threads", "2", "--no-pin", "--max-conns", "1000",
+                         NULL};
+    pid_t p = spawn_ducta_with(big, &o, &p2);
+    cr_assert_eq(soft_nofile(p), HARD, "soft limit not raised to the hard");
+    char err[4096];
+    stop_and_read(p, err_fd, err, sizeof err);
+    /* one line says it all */
+    const char *w = strstr(err, "warning");
+    cr_assert_not_null(w, "no warning: %s", err);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(w, "\n"), w);
+    cr_assert(strstr(line, "RLIMIT_NOFILE is 512") && strstr(line, "2 threads") &&
+              strstr(line, "1000 max-conns"), "warning line: %s", line);
+
+    /* 1 x 100 fits: raised, and nothing said about it */
+    const char *small[] = {"--threads", "1", "--no-pin", "--max-conns", "100",
+                           NULL};
+    p = spawn_ducta_with(small, &o, &p2);
+    cr_assert_eq(soft_nofile(p), HARD);
+    stop_and_read(p, err_fd, err, sizeof err);
+    cr_assert_null(strstr(err, "warning"), "warned when it fits: %s", err);
+}
+
+/* A burst of clients, all at once: each sends a request and must, within
+ * the deadline, get a response or see its connection closed. Returns how
+ * many got a response; fails naming the ones left hanging. */
+static int burst(int port_, int n)
+{
+    enum { DEADLINE_MS = 20000 };
+    struct pollfd p[n];
+    int answered = 0, open_ = 0;
+    for (int i = 0; i < n; i++) {
+        p[i].fd = dial_port(port_);
+        p[i].events = POLLIN;
+        send_str(p[i].fd, req);
+        open_++;
+    }
+    int64_t end = ms_now() + DEADLINE_MS;
+    while (open_ && ms_now() < end) {
+        if (poll(p, (nfds_t)n, 1000) <= 0)
+            continue;
+        for (int i = 0; i < n; i++) {
+            if (p[i].fd < 0 || !p[i].revents)
+                continue;
+            char b[256];
+            ssize_t k = recv(p[i].fd, b, sizeof b, MSG_DONTWAIT);
+            if (k < 0 && errno == EAGAIN)
+                continue;
+            answered += k > 12 && !strncmp(b, "HTTP/1.1 200", 12);
+            close(p[i].fd);  /* answered, closed or reset: done */
+            p[i].fd = -1;
+            open_--;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (p[i].fd >= 0)
+            close(p[i].fd);
+    cr_assert_eq(open_, 0, "%d of %d clients neither answered nor closed "
+                 "after %d ms", open_, n, DEADLINE_MS);
+    return answered;
+}
+
+Test(faults, emfile_with_four_workers_loses_no_reserve_and_leaves_no_client)
+{
+    /* 48 descriptors: 16 or so for the server itself (stdio, eventfd,
+     * and each worker's epoll, listener and reserve), the rest for
+     * clients; each burst is several times that */
+    enum { NOFILE = 48, CLIENTS = 200, ROUNDS = 10, AFTER = 64 };
+    const char *args[] = {"--threads", "4", "--no-pin", NULL};
+    int p_port;
+    pid_t p = spawn_ducta(args, NOFILE, &p_port);
+    int base = fds_of(p);
+    int answered = 0;
+    for (int r = 0; r < ROUNDS; r++)
+        answered += burst(p_port, CLIENTS);
+    cr_assert_gt(answered, 0, "nobody was served");
+    /* every worker has its reserve again: the count comes back */
+    int n = -1;
+    for (int i = 0; i < 300 && (n = fds_of(p)) != base; i++)
+        usleep(10 * 1000);
+    cr_assert_eq(n, base, "%d descriptors open after the bursts, %d before "
+                 "(a worker lost its reserve)", n, base);
+    /* and every worker serves: the kernel spreads these new connections
+     * over all four listeners */
+    for (int i = 0; i < AFTER; i++) {
+        int fd = dial_port(p_port);
+        send_str(fd, req);
+        char b[256];
+        ssize_t k = recv(fd, b, sizeof b - 1, 0);
+        cr_assert(k > 12 && !strncmp(b, "HTTP/1.1 200", 12),
+                  "connection %d after the bursts not served", i);
+        close(fd);
+    }
+    stop_ducta(&p);
+}
+
+Test(faults, sighup_does_not_cut_a_transfer_or_stop_the_server)
+{
+    /* a file big enough to be still in flight while the client waits */
+    enum { SIZE = 8 << 20 };
+    char dir[] = "/tmp/ducta-hup-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/big.bin", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < SIZE; i++)
+        fputc('a' + i % 26, f);
+    fclose(f);
+
+    int err_fd, p_port;
+    struct spawn_opts o = {0, 0, &err_fd};
+    const char *args[] = {"--threads", "1", "--no-pin", "--root", dir, NULL};
+    pid_t p = spawn_ducta_with(args, &o, &p_port);
+    int fd = dial_port(p_port);
+    int small = 4096;  /* a small window: the server cannot finish early */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    send_str(fd, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    char b[65536];
+    ssize_t k = recv(fd, b, sizeof b, 0);
+    cr_assert_gt(k, 0, "no response begun");
+    size_t got = (size_t)k;
+
+    cr_assert_eq(kill(p, SIGHUP), 0);
+    /* the server says it got it, then goes on */
+    char line[2048];
+    size_t ln = 0;
+    struct pollfd pe = {err_fd, POLLIN, 0};
+    line[0] = 0;
+    while (!strstr(line, "SIGHUP") && ln < sizeof line - 1 &&
+           poll(&pe, 1, 5000) == 1) {
+        ssize_t r = read(err_fd, line + ln, sizeof line - 1 - ln);
+        if (r <= 0)
+            break;
+        ln += (size_t)r;
+        line[ln] = 0;
+    }
+    cr_assert(strstr(line, "SIGHUP"), "no SIGHUP line on stderr: '%s'", line);
+
+    char *head_end = memmem(b, got, "\r\n\r\n", 4);
+    cr_assert_not_null(head_end, "head not in the first read");
+    size_t head = (size_t)(head_end + 4 - b);
+    while (got - head < SIZE && (k = recv(fd, b, sizeof b, 0)) > 0)
+        got += (size_t)k;
+    cr_assert_eq(got - head, (size_t)SIZE, "transfer cut at %zu of %d bytes",
+                 got - head, SIZE);
+    close(fd);
+    cr_assert_eq(kill(p, 0), 0, "the server is gone after SIGHUP");
+
+    fd = dial_port(p_port);
+    send_str(fd, req);
+    k = recv(fd, b, sizeof b - 1, 0);
+    cr_assert(k > 12 && !strncmp(b, "HTTP/1.1 200", 12),
+              "not serving after SIGHUP");
+    close(fd);
+    char rest[1024];
+    stop_and_read(p, err_fd, rest, sizeof rest);
+    unlink(path);
+    rmdir(dir);
 }

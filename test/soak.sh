@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
-# bench/soak.sh — the soak test: ducta under a mixed, hostile load for a
+# test/soak.sh — the soak test: ducta under a mixed, hostile load for a
 # bounded time, checked for errors, memory growth and descriptor leaks.
 #
 #   ./build.sh soak [SECONDS]   builds ./ducta (release), then runs this
-#   bench/soak.sh [SECONDS]     default 60
+#   test/soak.sh [SECONDS]     default 60
 #
 # The server is ./ducta (release), or, with SOAK_ASAN=1 or under CI (CI set
 # and not "false"/"0"), an ASan+UBSan build made here into build/soak/ducta
 # with build.sh's sanitizer flags. It runs with 2 threads and short
 # deadlines (SOAK_SERVER_ARGS below) on a free port of 127.0.0.1; the load
-# is bench/soak.c (built into build/soak/soak), which describes the clients
+# is test/soak.c (built into build/soak/soak), which describes the clients
 # and what is checked. This script adds: the server must still be running
 # at the end, must exit 0 on SIGTERM, and its stderr must hold no sanitizer
 # report. Logs: build/soak/last/ (server.out, server.err, soak.out).
 #
 # Environment: SOAK_ASAN [0], SOAK_SEED [1], SOAK_SCALE [1] (client slots
 # per kind, multiplied), SOAK_FILL [1] (0: no fill phase before the mix;
-# see bench/soak.c), CC [cc]; CFLAGS and SAN come from build.sh.
+# see test/soak.c), CC [cc]; CFLAGS and SAN come from build.sh.
 # Exits 0 when everything passed, 1 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,9 @@ asan=0
 [[ ${SOAK_ASAN:-0} == 1 ]] && asan=1
 [[ -n ${CI:-} && ${CI:-} != false && ${CI:-} != 0 ]] && asan=1
 
-say() { printf '%s\n' "$*" >&2; }
+LIB_NAME=soak
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"   # say
 DIR=$ROOT/build/soak
 LOG=$DIR/last
 mkdir -p "$LOG"
@@ -57,7 +59,7 @@ else
     BIN=$ROOT/ducta VARIANT="release"
 fi
 # shellcheck disable=SC2086
-$CC -std=gnu11 -O2 -Wall -Wextra -Werror -o "$DIR/soak" bench/soak.c
+$CC -std=gnu11 -O2 -Wall -Wextra -Werror -o "$DIR/soak" test/soak.c
 
 SERVER_PID="" SOAK_PID=""
 cleanup() {
@@ -100,7 +102,7 @@ echo "machine:  nproc=$(nproc), kernel $(uname -r), CPU \"$(awk -F': *' '/^model
 echo "git:      $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- ducta.c conn.c parse.c router.c ducta.h 2>/dev/null || echo ' + uncommitted changes to the server')"
 echo "server:   $VARIANT: $(head -n 1 "$LOG/server.out")"
 echo "          ${BIN#"$ROOT"/} --port 0 ${SOAK_SERVER_ARGS[*]}  (pid $SERVER_PID)"
-echo "load:     build/soak/soak (bench/soak.c), one epoll thread, unpinned"
+echo "load:     build/soak/soak (test/soak.c), one epoll thread, unpinned"
 echo "load avg: $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 echo
 

@@ -1,7 +1,7 @@
 /*
- * bench/soak.c — the load of `./build.sh soak`: a mixed, bounded, verified
+ * test/soak.c — the load of `./build.sh soak`: a mixed, bounded, verified
  * load against a running ducta on 127.0.0.1, one epoll loop, plus the
- * watch on the server's memory and descriptors. bench/soak.sh builds and
+ * watch on the server's memory and descriptors. test/soak.sh builds and
  * starts the server, runs this, then checks the server's exit and stderr.
  *
  *   soak --port P --pid PID --seconds S [--head-timeout MS]
