@@ -301,9 +301,9 @@ size_t ducta_hpack_int_encode(uint8_t *dst, size_t cap, unsigned prefix_bits,
 
 /* ---- the dynamic table (§4) --------------------------------------------- */
 
-static uint32_t entry_size(size_t name_len, size_t value_len)
+static size_t entry_size(size_t name_len, size_t value_len)
 {
-    return (uint32_t)(name_len + value_len + DUCTA_HPACK_ENTRY_OVERHEAD);
+    return name_len + value_len + DUCTA_HPACK_ENTRY_OVERHEAD;
 }
 
 static void table_init(struct ducta_hpack_table *t, uint32_t max_size)
@@ -362,7 +362,7 @@ table_get(const struct ducta_hpack_table *t, uint32_t i)
 static void table_evict_oldest(struct ducta_hpack_table *t)
 {
     const struct ducta_hpack_entry *e = &t->ent[t->oldest];
-    t->size -= entry_size(e->name_len, e->value_len);
+    t->size -= (uint32_t)entry_size(e->name_len, e->value_len);
     t->oldest = (t->oldest + 1) % DUCTA_HPACK_ENTRIES_CAP;
     t->count--;
 }
@@ -380,7 +380,7 @@ static void table_set_max(struct ducta_hpack_table *t, uint32_t max_size)
 static void table_insert(struct ducta_hpack_table *t, const char *name,
                          size_t name_len, const char *value, size_t value_len)
 {
-    uint32_t sz = entry_size(name_len, value_len);
+    size_t sz = entry_size(name_len, value_len);
     while (t->count && t->size + sz > t->max_size)
         table_evict_oldest(t);
     if (sz > t->max_size)
@@ -396,7 +396,7 @@ static void table_insert(struct ducta_hpack_table *t, const char *name,
     ring_write(t, ring_add(t->head, name_len), value, value_len);
     t->head = ring_add(t->head, name_len + value_len);
     t->count++;
-    t->size += sz;
+    t->size += (uint32_t)sz;
 }
 
 int ducta_hpack_table_entry(const struct ducta_hpack_table *t, uint32_t i,

@@ -675,6 +675,30 @@ Test(hpack_eviction, ring_wraps)
     }
 }
 
+/* Delivered names and values never point into the dynamic table: an entry
+ * evicted later in the same block (or by a later block) leaves them as
+ * they were. */
+Test(hpack_eviction, delivered_fields_outlive_their_entry)
+{
+    ducta_hpack_decoder_init(&dec, 64);
+    cr_assert_eq(decode_hex("40 01 61 01 62"), DUCTA_HPACK_OK);
+    /* a: b from the table, then an entry that evicts it */
+    cr_assert_eq(decode_hex("be 40 01 63 1e 3132333435363738393031323334353637"
+                            "38393031323334353637383930"),
+                 DUCTA_HPACK_OK);
+    expect_table(&dec.table,
+                 (const char *[]){"c: 123456789012345678901234567890", NULL},
+                 63);
+    for (size_t i = 0; i < blk.count; i++) {
+        cr_assert(blk.fields[i].name.ptr >= buf &&
+                  blk.fields[i].name.ptr < buf + BUFSZ);
+        cr_assert(blk.fields[i].value.ptr >= buf &&
+                  blk.fields[i].value.ptr < buf + BUFSZ);
+    }
+    expect_fields((const char *[]){"a: b", "c: 123456789012345678901234567890",
+                                   NULL});
+}
+
 /* ---- the header list bound (RFC 9113 §6.5.2) --------------------------- */
 
 /* A few bytes that reference one large entry many times: refused by the
@@ -808,6 +832,7 @@ Test(hpack_encoder, static_and_dynamic_indexes)
     cr_assert_eq(ducta_hpack_encode(&enc, f, 3, wire, sizeof wire, &len), 0);
     cr_assert_eq(wire[0], 0x88);                /* :status 200: index 8 */
     cr_assert_eq(wire[1], 0x40 | 54);           /* server, indexed name */
+    cr_assert_eq(wire[2], 0x80 | 4); /* "ducta": 27 bits, Huffman is shorter */
     cr_assert_eq(enc.table.count, 1);           /* content-length was not */
     ducta_hpack_decoder_init(&dec, DUCTA_HPACK_TABLE_DEFAULT);
     cr_assert_eq(decode_bytes(wire, len, UINT64_MAX), 0);
