@@ -13,6 +13,8 @@
  *   bit  6    between blocks, the peer limit of the re-encoding pair moves;
  *   bit  7    each re-encoding is first tried into a buffer half the size
  *             of the block it came from (which often does not fit).
+ * Before the first block, every table is filled at full size and then
+ * shrunk (prelude), so that what the input adds wraps around the ring.
  *
  * What is checked (any mismatch calls FUZZ_FAIL, which aborts, so libFuzzer
  * saves the input):
@@ -146,15 +148,58 @@ static void reencode(const struct ducta_hpack_block *b, size_t squeeze)
     free(wire);
 }
 
+/* Fill all three tables at full size with PRELUDE_ENTRIES entries of a
+ * value of len bytes, then shrink them to tsize: the ring's next free byte
+ * is then near its end, so what the input adds wraps around it (the input
+ * alone is too short to get there). */
+enum { PRELUDE_ENTRIES = 3 };
+static void prelude(uint32_t tsize, size_t len)
+{
+    static uint8_t wire[8192];
+    static char value[2048];
+    struct ducta_hpack_field f[PRELUDE_ENTRIES];
+    size_t k = 0, n;
+    memset(value, 'v', len);
+    for (int i = 0; i < PRELUDE_ENTRIES; i++) {
+        wire[k++] = 0x40;
+        wire[k++] = 1;
+        wire[k++] = (uint8_t)('p' + i);
+        k += ducta_hpack_int_encode(wire + k, 8, 7, 0, (uint32_t)len);
+        memcpy(wire + k, value, len);
+        k += len;
+        f[i] = (struct ducta_hpack_field){{&"pqr"[i], 1}, {value, len}, 0};
+    }
+    ducta_hpack_decoder_init(&dec, DUCTA_HPACK_TABLE_CAP);
+    ducta_hpack_decoder_init(&dec2, DUCTA_HPACK_TABLE_CAP);
+    ducta_hpack_encoder_init(&enc, DUCTA_HPACK_TABLE_CAP);
+    struct ducta_hpack_block b = {fields, FIELDS_MAX, 0, buf, BUF_CAP, 0,
+                                  UINT64_MAX, 0};
+    if (ducta_hpack_decode(&dec, wire, k, &b) != DUCTA_HPACK_OK)
+        FUZZ_FAIL("prelude does not decode");
+    if (ducta_hpack_encode(&enc, f, PRELUDE_ENTRIES, wire, sizeof wire, &n) !=
+            DUCTA_HPACK_OK ||
+        ducta_hpack_decode(&dec2, wire, n, &b) != DUCTA_HPACK_OK)
+        FUZZ_FAIL("prelude does not round-trip");
+    if (dec.table.count != PRELUDE_ENTRIES || enc.table.count != PRELUDE_ENTRIES)
+        FUZZ_FAIL("prelude not in the tables");
+    /* shrink: the peer of dec says so in a block of its own */
+    k = ducta_hpack_int_encode(wire, 8, 5, 0x20, tsize);
+    if (ducta_hpack_decode(&dec, wire, k, &b) != DUCTA_HPACK_OK)
+        FUZZ_FAIL("prelude size update refused");
+    ducta_hpack_decoder_set_limit(&dec, tsize);
+    ducta_hpack_decoder_set_limit(&dec2, tsize);
+    ducta_hpack_encoder_set_peer_limit(&enc, tsize);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
     uint8_t cfg = data[0];
     uint32_t tsize = table_sizes[cfg & 3];
-    ducta_hpack_decoder_init(&dec, tsize);
-    ducta_hpack_decoder_init(&dec2, tsize);
-    ducta_hpack_encoder_init(&enc, tsize);
+    /* the ring's head lands between 3003 and 3990 (three entries of at
+     * most 1 + 1329 + 32 bytes fit in 4096) */
+    prelude(tsize, 1000 + size * 37 % 330);
     size_t pos = 1;
     for (unsigned blockno = 0; pos < size; blockno++) {
         size_t n = data[pos++];
