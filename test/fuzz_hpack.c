@@ -159,7 +159,7 @@ static void prelude(uint32_t tsize, size_t len)
     static char value[2048];
     struct ducta_hpack_field f[PRELUDE_ENTRIES];
     size_t k = 0, n;
-    memset(value, 'v', len);
+    memset(value, 'X', len); /* 8 bits in Huffman too: sent raw, quickly */
     for (int i = 0; i < PRELUDE_ENTRIES; i++) {
         wire[k++] = 0x40;
         wire[k++] = 1;
