@@ -33,6 +33,20 @@ enum { HPACK_MAX_SIZE_UPDATES = 2 };
 
 enum { HPACK_STATIC_COUNT = 61, HPACK_EOS = 256, HPACK_SYMBOLS = 257 };
 
+/* §6: a representation is told by its first bits, which sit above its
+ * integer's prefix. Each pattern and its prefix length: */
+enum {
+    REP_INDEXED = 0x80, REP_INDEXED_MASK = 0x80, REP_INDEXED_PREFIX = 7,
+    REP_INCREMENTAL = 0x40, REP_INCREMENTAL_MASK = 0xc0,
+    REP_INCREMENTAL_PREFIX = 6,
+    REP_SIZE_UPDATE = 0x20, REP_SIZE_UPDATE_MASK = 0xe0,
+    REP_SIZE_UPDATE_PREFIX = 5,
+    REP_WITHOUT = 0x00, REP_NEVER = 0x10, REP_LITERAL_PREFIX = 4,
+};
+/* §5.2: a string's length has a 7-bit prefix under its Huffman flag; §5.1:
+ * an integer continues in bytes of 7 bits, the top bit saying more follow */
+enum { STR_HUFFMAN = 0x80, STR_PREFIX = 7, INT_MORE = 0x80, INT_BITS = 0x7f };
+
 /* ---- static table (Appendix A) ----------------------------------------- */
 
 struct static_entry {
@@ -95,7 +109,10 @@ static const uint8_t huff_bits[HPACK_SYMBOLS] = {
     /* 256 */ 30, /* EOS */
 };
 
-enum { HUFF_MAX_BITS = 30, HUFF_NODES = HPACK_SYMBOLS - 1 };
+/* A full binary tree of 257 leaves has 256 internal nodes. §5.2: padding
+ * is shorter than a byte. */
+enum { HUFF_MAX_BITS = 30, HUFF_NODES = HPACK_SYMBOLS - 1, HUFF_MAX_PAD = 7 };
+enum { NIBBLE_BITS = 4, NIBBLES = 1 << NIBBLE_BITS, NIBBLE_MASK = NIBBLES - 1 };
 
 /* The decoder walks the code tree four bits at a time: for each internal
  * node (a state: the bits read since the last symbol) and each nibble, the
@@ -107,7 +124,7 @@ struct huff_step {
 };
 
 static uint32_t huff_code[HPACK_SYMBOLS];
-static struct huff_step huff_dec[HUFF_NODES][16];
+static struct huff_step huff_dec[HUFF_NODES][NIBBLES];
 /* The states a string may end in (§5.2): the root, or up to 7 one-bits
  * (a prefix of EOS) since the last symbol. */
 static uint8_t huff_final[HUFF_NODES];
@@ -142,10 +159,10 @@ static void huffman_build(void)
         child[n][huff_code[s] & 1] = (int16_t)(-(int)s - 1);
     }
     for (unsigned n = 0; n < HUFF_NODES; n++) {
-        for (unsigned nib = 0; nib < 16; nib++) {
+        for (unsigned nib = 0; nib < NIBBLES; nib++) {
             struct huff_step st = {0, 0, 0};
             unsigned cur = n;
-            for (int b = 3; b >= 0; b--) {
+            for (int b = NIBBLE_BITS - 1; b >= 0; b--) {
                 int c = child[cur][(nib >> b) & 1];
                 if (c < 0) {
                     if (-c - 1 == HPACK_EOS) {
@@ -165,7 +182,7 @@ static void huffman_build(void)
     }
     unsigned n = 0;
     huff_final[0] = 1;
-    for (int depth = 1; depth <= 7; depth++) {
+    for (int depth = 1; depth <= HUFF_MAX_PAD; depth++) {
         n = (unsigned)child[n][1];
         huff_final[n] = 1;
     }
@@ -215,9 +232,9 @@ static int huff_decode(const uint8_t *src, size_t n, uint8_t *dst,
     unsigned state = 0;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        for (int shift = 4; shift >= 0; shift -= 4) {
+        for (int shift = NIBBLE_BITS; shift >= 0; shift -= NIBBLE_BITS) {
             const struct huff_step *st =
-                &huff_dec[state][(src[i] >> shift) & 0xf];
+                &huff_dec[state][(src[i] >> shift) & NIBBLE_MASK];
             if (st->flags & HUFF_FAIL)
                 return DUCTA_HPACK_E_HUFFMAN;
             if (st->flags & HUFF_EMIT) {
@@ -261,10 +278,10 @@ int ducta_hpack_int_decode(const uint8_t **pp, const uint8_t *end,
             if (i == HPACK_INT_MAX_BYTES)
                 return DUCTA_HPACK_E_INTEGER;
             uint8_t b = *p++;
-            x += (uint64_t)(b & 0x7f) << shift;
+            x += (uint64_t)(b & INT_BITS) << shift;
             if (x > UINT32_MAX)
                 return DUCTA_HPACK_E_INTEGER;
-            if (!(b & 0x80))
+            if (!(b & INT_MORE))
                 break;
         }
     }
@@ -290,11 +307,11 @@ size_t ducta_hpack_int_encode(uint8_t *dst, size_t cap, unsigned prefix_bits,
     for (;;) {
         if (k == cap)
             return 0;
-        if (v < 0x80) {
+        if (v <= INT_BITS) {
             dst[k++] = (uint8_t)v;
             return k;
         }
-        dst[k++] = (uint8_t)(0x80 | (v & 0x7f));
+        dst[k++] = (uint8_t)(INT_MORE | (v & INT_BITS));
         v >>= 7;
     }
 }
@@ -458,9 +475,9 @@ static int ref_string(const uint8_t **pp, const uint8_t *end, struct ref *r)
     const uint8_t *p = *pp;
     if (p >= end)
         return DUCTA_HPACK_E_TRUNCATED;
-    int huffman = *p & 0x80;
+    int huffman = *p & STR_HUFFMAN;
     uint32_t n;
-    int rc = ducta_hpack_int_decode(&p, end, 7, &n);
+    int rc = ducta_hpack_int_decode(&p, end, STR_PREFIX, &n);
     if (rc)
         return rc;
     if (n > (size_t)(end - p))
@@ -584,10 +601,11 @@ int ducta_hpack_decode(struct ducta_hpack_decoder *d, const uint8_t *in,
         uint8_t b = *p;
         uint32_t i;
         struct ref name, value;
-        if ((b & 0xe0) == 0x20) { /* size update (§6.3) */
+        if ((b & REP_SIZE_UPDATE_MASK) == REP_SIZE_UPDATE) { /* §6.3 */
             if (fields_seen || ++updates > HPACK_MAX_SIZE_UPDATES)
                 return DUCTA_HPACK_E_SIZE_UPDATE;
-            if ((rc = ducta_hpack_int_decode(&p, end, 5, &i)))
+            if ((rc = ducta_hpack_int_decode(&p, end, REP_SIZE_UPDATE_PREFIX,
+                                             &i)))
                 return rc;
             if (i > d->limit)
                 return DUCTA_HPACK_E_SIZE_UPDATE;
@@ -598,19 +616,22 @@ int ducta_hpack_decode(struct ducta_hpack_decoder *d, const uint8_t *in,
         if (d->need_update) /* §4.2: the block had to open with one */
             return DUCTA_HPACK_E_SIZE_UPDATE;
         fields_seen = 1;
-        if (b & 0x80) { /* indexed (§6.1) */
-            if ((rc = ducta_hpack_int_decode(&p, end, 7, &i)) ||
+        if ((b & REP_INDEXED_MASK) == REP_INDEXED) { /* §6.1 */
+            if ((rc = ducta_hpack_int_decode(&p, end, REP_INDEXED_PREFIX,
+                                             &i)) ||
                 (rc = ref_index(&d->table, i, &name, &value)))
                 return rc;
             field(d, out, &over, &name, &value, 0, 0);
             continue;
         }
-        /* literals (§6.2): with incremental indexing (01, 6-bit index),
-         * without indexing (0000) or never indexed (0001), 4-bit index */
-        int indexing = (b & 0xc0) == 0x40;
+        /* literals (§6.2): with incremental indexing, without indexing,
+         * never indexed */
+        int indexing = (b & REP_INCREMENTAL_MASK) == REP_INCREMENTAL;
         unsigned flags =
-            !indexing && (b & 0x10) ? DUCTA_HPACK_F_NEVER_INDEXED : 0;
-        if ((rc = ducta_hpack_int_decode(&p, end, indexing ? 6 : 4, &i)))
+            !indexing && (b & REP_NEVER) ? DUCTA_HPACK_F_NEVER_INDEXED : 0;
+        if ((rc = ducta_hpack_int_decode(
+                 &p, end, indexing ? REP_INCREMENTAL_PREFIX : REP_LITERAL_PREFIX,
+                 &i)))
             return rc;
         if (i ? (rc = ref_index(&d->table, i, &name, NULL))
               : (rc = ref_string(&p, end, &name)))
@@ -679,7 +700,8 @@ static void put_string(struct writer *w, const char *s, size_t n)
         return;
     }
     int huffman = hn < n;
-    put_int(w, 7, huffman ? 0x80 : 0, (uint32_t)(huffman ? hn : n));
+    put_int(w, STR_PREFIX, huffman ? STR_HUFFMAN : 0,
+            (uint32_t)(huffman ? hn : n));
     if (w->full)
         return;
     size_t room = (size_t)(w->end - w->p), k = n;
@@ -740,14 +762,14 @@ static void encode_field(struct ducta_hpack_encoder *e, struct writer *w,
     /* a never-indexed field must stay a literal of that kind (§6.2.3) */
     uint32_t i = find(&e->table, f, !never, &exact);
     if (exact) {
-        put_int(w, 7, 0x80, i);
+        put_int(w, REP_INDEXED_PREFIX, REP_INDEXED, i);
         return;
     }
     int indexing = worth_indexing(e, f);
     if (indexing)
-        put_int(w, 6, 0x40, i);
+        put_int(w, REP_INCREMENTAL_PREFIX, REP_INCREMENTAL, i);
     else
-        put_int(w, 4, never ? 0x10 : 0x00, i);
+        put_int(w, REP_LITERAL_PREFIX, never ? REP_NEVER : REP_WITHOUT, i);
     if (i == 0)
         put_string(w, f->name.ptr, f->name.len);
     put_string(w, f->value.ptr, f->value.len);
@@ -789,10 +811,10 @@ int ducta_hpack_encode(struct ducta_hpack_encoder *e,
     if (e->pending) {
         /* §4.2: the smallest size since the last block, then the final */
         if (e->low < e->table.max_size && e->low < e->want) {
-            put_int(&w, 5, 0x20, e->low);
+            put_int(&w, REP_SIZE_UPDATE_PREFIX, REP_SIZE_UPDATE, e->low);
             table_set_max(&e->table, e->low);
         }
-        put_int(&w, 5, 0x20, e->want);
+        put_int(&w, REP_SIZE_UPDATE_PREFIX, REP_SIZE_UPDATE, e->want);
         table_set_max(&e->table, e->want);
     }
     for (size_t i = 0; i < n && !w.full; i++)
