@@ -550,4 +550,154 @@ void ducta_worker_tick(struct ducta_worker *w);
  * write (DUCTA_SENDFILE_BURST) gets its turn back. 0, or -1. */
 int ducta_worker_rearm(struct ducta_worker *w, struct ducta_conn *c);
 
+
+/* hpack.c — HTTP/2 header compression (RFC 7541).
+ *
+ * Two halves, one per direction of a connection, each a fixed-size struct
+ * the caller owns (nothing is allocated; the h2 layer keeps one decoder
+ * and one encoder per connection). Both hold a dynamic table: a ring of
+ * DUCTA_HPACK_TABLE_CAP bytes for names and values plus a ring of entry
+ * records, with the RFC's accounting (an entry costs name + value + 32).
+ *
+ * Decoding, ducta_hpack_decode(): one complete header block (HEADERS plus
+ * its CONTINUATIONs, reassembled by the caller) into fields. Names and
+ * values are copied into the caller's buf (Huffman strings decoded there,
+ * dynamic-table entries copied out, so a later eviction cannot change
+ * them), or point at hpack.c's static table; they stay valid while buf
+ * does. Its answer:
+ *   DUCTA_HPACK_OK         every field is in out->fields[0..count).
+ *   DUCTA_HPACK_TOO_LARGE  the list is over out->max_list_size (each field
+ *        counts name + value + 32, RFC 9113 §6.5.2) or over the caller's
+ *        arrays. The whole block was still decoded, so the dynamic table is
+ *        what the peer's encoder thinks it is and the connection can go on:
+ *        refuse the stream (431). out->fields is incomplete; do not use it.
+ *        Fields past the bound are only measured, never copied, so a small
+ *        block that references a large entry many times costs little.
+ *   < 0 (DUCTA_HPACK_E_*)  the block is malformed: COMPRESSION_ERROR, the
+ *        connection must end (the table is no longer in step with the peer).
+ *
+ * Table size (§4.2, §6.3): ducta_hpack_decoder_init() starts with the size
+ * the peer may assume (4096 until our SETTINGS are acknowledged);
+ * ducta_hpack_decoder_set_limit() records a new SETTINGS_HEADER_TABLE_SIZE
+ * once acknowledged. If it is below the table's current size, the next
+ * block must open with a size update to at most the limit.
+ *
+ * Encoding, ducta_hpack_encode(): fields into a block, never writing past
+ * cap. ducta_hpack_encoder_set_peer_limit() takes the peer's
+ * SETTINGS_HEADER_TABLE_SIZE; the next block opens with the size updates
+ * the change needs. If the output does not fit (DUCTA_HPACK_E_SPACE),
+ * nothing may be sent; the encoder then clears its table and the next
+ * block opens with a size update to 0, which clears the peer's too.
+ */
+enum {
+    DUCTA_HPACK_TABLE_DEFAULT = 4096, /* RFC 9113 §6.5.2 initial size */
+    DUCTA_HPACK_TABLE_CAP = 4096,     /* the most either table holds */
+    DUCTA_HPACK_ENTRY_OVERHEAD = 32,  /* §4.1 */
+    DUCTA_HPACK_ENTRIES_CAP = DUCTA_HPACK_TABLE_CAP / DUCTA_HPACK_ENTRY_OVERHEAD,
+};
+
+enum ducta_hpack_status {
+    DUCTA_HPACK_OK = 0,
+    DUCTA_HPACK_TOO_LARGE = 1,       /* a stream error, not a connection one */
+    DUCTA_HPACK_E_TRUNCATED = -1,    /* the block ends inside a representation */
+    DUCTA_HPACK_E_INTEGER = -2,      /* an integer past 32 bits (§5.1) */
+    DUCTA_HPACK_E_INDEX = -3,        /* index 0, or past both tables (§2.3.3) */
+    DUCTA_HPACK_E_HUFFMAN = -4,      /* EOS, or bad padding (§5.2) */
+    DUCTA_HPACK_E_SIZE_UPDATE = -5,  /* misplaced, too many, too big (§4.2) */
+    DUCTA_HPACK_E_SPACE = -6,        /* encoder: the output does not fit */
+};
+
+/* Field flags. NEVER_INDEXED: decoded from (or to be encoded as) a literal
+ * never indexed (§6.2.3), so a proxy keeps it so. NO_INDEX: encoder only,
+ * send without indexing. UPPERCASE: decoder only, the name holds A-Z, which
+ * RFC 9113 §8.2.1 makes malformed (the h2 layer decides what to do). */
+enum {
+    DUCTA_HPACK_F_NEVER_INDEXED = 1,
+    DUCTA_HPACK_F_NO_INDEX = 2,
+    DUCTA_HPACK_F_UPPERCASE = 4,
+};
+
+struct ducta_hpack_field {
+    ducta_slice name, value;
+    unsigned flags;
+};
+
+struct ducta_hpack_entry {
+    uint16_t off, name_len, value_len;  /* off: into data[], may wrap */
+};
+
+struct ducta_hpack_table {
+    uint32_t max_size;  /* the size in force (§4.2), <= DUCTA_HPACK_TABLE_CAP */
+    uint32_t size;      /* sum of entry sizes (§4.1) */
+    uint32_t count;     /* entries; dynamic index 1 is the newest */
+    uint32_t oldest;    /* slot in ent[] of the oldest entry */
+    uint32_t head;      /* where the next entry's bytes go in data[] */
+    struct ducta_hpack_entry ent[DUCTA_HPACK_ENTRIES_CAP];
+    char data[DUCTA_HPACK_TABLE_CAP];
+};
+
+struct ducta_hpack_decoder {
+    struct ducta_hpack_table table;
+    uint32_t limit;       /* the SETTINGS_HEADER_TABLE_SIZE in force */
+    int need_update;      /* limit fell below table.max_size */
+    /* bytes of a field being added to the table but not delivered */
+    char scratch[DUCTA_HPACK_TABLE_CAP];
+};
+
+struct ducta_hpack_encoder {
+    struct ducta_hpack_table table;
+    uint32_t want;        /* min(peer's limit, DUCTA_HPACK_TABLE_CAP) */
+    uint32_t low;         /* the smallest want since the last block */
+    int pending;          /* the next block opens with size updates */
+};
+
+/* Where a decoded block goes. The caller sets the arrays and the bound;
+ * decode sets count, buf_len and list_size (the whole list's size, also
+ * past the bound). */
+struct ducta_hpack_block {
+    struct ducta_hpack_field *fields;
+    size_t fields_cap, count;
+    char *buf;
+    size_t buf_cap, buf_len;
+    uint64_t max_list_size, list_size;
+};
+
+void ducta_hpack_decoder_init(struct ducta_hpack_decoder *d,
+                              uint32_t table_size);
+void ducta_hpack_decoder_set_limit(struct ducta_hpack_decoder *d,
+                                   uint32_t table_size);
+int ducta_hpack_decode(struct ducta_hpack_decoder *d, const uint8_t *in,
+                       size_t len, struct ducta_hpack_block *out);
+
+void ducta_hpack_encoder_init(struct ducta_hpack_encoder *e,
+                              uint32_t peer_table_size);
+void ducta_hpack_encoder_set_peer_limit(struct ducta_hpack_encoder *e,
+                                        uint32_t peer_table_size);
+/* 0 and *len bytes written, or DUCTA_HPACK_E_SPACE. Names must already be
+ * lowercase (RFC 9113 §8.2.1); they are sent as given. */
+int ducta_hpack_encode(struct ducta_hpack_encoder *e,
+                       const struct ducta_hpack_field *fields, size_t n,
+                       uint8_t *out, size_t cap, size_t *len);
+
+/* Entry i (1 = newest) of a dynamic table, copied to dst (name then value,
+ * cap bytes at most): 0, or -1 if there is no such entry or it does not
+ * fit. For tests and debugging. */
+int ducta_hpack_table_entry(const struct ducta_hpack_table *t, uint32_t i,
+                            char *dst, size_t cap, size_t *name_len,
+                            size_t *value_len);
+
+/* The primitives, exposed for tests. Integers (§5.1): decode advances *p
+ * and answers 0 or DUCTA_HPACK_E_*; encode answers the bytes written (the
+ * first byte's bits above the prefix are `first`), 0 if cap is too small.
+ * Huffman (§5.2, Appendix B): 0, DUCTA_HPACK_E_SPACE or _E_HUFFMAN. */
+int ducta_hpack_int_decode(const uint8_t **p, const uint8_t *end,
+                           unsigned prefix_bits, uint32_t *v);
+size_t ducta_hpack_int_encode(uint8_t *dst, size_t cap, unsigned prefix_bits,
+                              uint8_t first, uint32_t v);
+size_t ducta_hpack_huffman_size(const uint8_t *src, size_t n);
+int ducta_hpack_huffman_encode(const uint8_t *src, size_t n, uint8_t *dst,
+                               size_t cap, size_t *len);
+int ducta_hpack_huffman_decode(const uint8_t *src, size_t n, uint8_t *dst,
+                               size_t cap, size_t *len);
+
 #endif /* DUCTA_H */
