@@ -5,19 +5,22 @@
 #   ./build.sh run [ARGS]   build, then run ./ducta --root www ARGS (the page
 #                           in www/ at /; Ctrl-C stops it)
 #   ./build.sh test         build and run every test, plain and under
-#                           ASan+UBSan, then the fuzzer (FUZZ_SECONDS, 60;
-#                           one that cannot be built fails the run as
+#                           ASan+UBSan, then each fuzzer (FUZZ_SECONDS, 60
+#                           each; one that cannot be built fails the run as
 #                           "fuzzer not built: REASON") and the soak
 #                           (SOAK_SECONDS, 60; test/soak.sh); ends with
 #                           "N passed, N failed"
 #   ./build.sh bench [NAME] benchmarks (see bench/README.md); NAME: http,
 #                           parse, conns, router, files, flame, smoke, all
 #   ./build.sh soak [SECS]  the soak test alone (docs/SOAK.md)
-#   ./build.sh fuzz [SECS]  build the libFuzzer target test/fuzz_parse.c with
-#                           clang and run it SECS seconds (default 60),
-#                           seeded from test/fuzz-corpus/; what it finds goes
-#                           to build/fuzz/ (corpus/, crash-* files; replay
-#                           one: build/fuzz/fuzz_parse FILE)
+#   ./build.sh fuzz [SECS] [TARGET]  build the libFuzzer targets
+#                           test/fuzz_parse.c (the request parser) and
+#                           test/fuzz_hpack.c (HPACK) with clang and run each
+#                           (or TARGET: parse, hpack) SECS seconds (default
+#                           60), seeded from test/fuzz-corpus[-hpack]/; what
+#                           it finds goes to build/fuzz/ (TARGET-corpus/,
+#                           TARGET-crash-* files; replay one:
+#                           build/fuzz/fuzz_TARGET FILE)
 #   ./build.sh clean        remove what the script built
 #
 # Environment: CC (default cc), EXTRA_CFLAGS; FUZZ_SECONDS (default 60): how
@@ -40,9 +43,10 @@ cd "$(dirname "$0")"
 CC=${CC:-cc}
 CFLAGS="-std=gnu11 -O2 -Wall -Wextra -Werror -pthread -Ibuild/gen ${EXTRA_CFLAGS:-}"
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
-SRC="ducta.c conn.c handler.c parse.c router.c files.c"
+SRC="ducta.c conn.c handler.c parse.c router.c files.c hpack.c"
 OUT=build
 FUZZ_DIR=$OUT/fuzz
+FUZZ_TARGETS="parse hpack"   # test/fuzz_<name>.c, libFuzzer targets
 HOSTCC=${HOSTCC:-$CC}
 ROUTES=${ROUTES:-routes.def}
 APP=${APP:-}
@@ -131,10 +135,13 @@ build_fuzz() {
     rm -f "$FUZZ_DIR/link-probe"
     build_routegen || { say "build.sh: the route generator did not build"; return 1; }
     gen_routes routes.def >/dev/null || return 1
-    clang $CFLAGS -g -DDUCTA_NO_MAIN -I. \
-        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-        -fno-omit-frame-pointer -o "$FUZZ_DIR/fuzz_parse" test/fuzz_parse.c $SRC ||
-        { say "build.sh: clang could not compile test/fuzz_parse.c (above)"; return 1; }
+    local t
+    for t in $FUZZ_TARGETS; do
+        clang $CFLAGS -g -DDUCTA_NO_MAIN -I. \
+            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer -o "$FUZZ_DIR/fuzz_$t" "test/fuzz_$t.c" $SRC ||
+            { say "build.sh: clang could not compile test/fuzz_$t.c (above)"; return 1; }
+    done
     # tokens the mutator splices in, so it gets past the request line
     cat >"$FUZZ_DIR/http.dict" <<'EOF'
 "GET "
@@ -160,17 +167,21 @@ build_fuzz() {
 EOF
 }
 
-# run_fuzz SECS [LOG]: fuzz the built target for SECS seconds; with LOG,
-# libFuzzer's output goes there rather than to the terminal. Fails if the
-# target crashed.
+# run_fuzz TARGET SECS [LOG]: fuzz one built target for SECS seconds; with
+# LOG, libFuzzer's output goes there rather than to the terminal. Fails if
+# the target crashed. What it finds goes to build/fuzz/<TARGET>-corpus; the
+# seeds in test/fuzz-corpus[-TARGET] stay put.
 run_fuzz() {
-    local secs=$1 log=${2:-/dev/stderr}
-    mkdir -p "$FUZZ_DIR/corpus"
-    say "== fuzz: $FUZZ_DIR/fuzz_parse for ${secs}s (corpus $FUZZ_DIR/corpus, seeds test/fuzz-corpus)"
-    # the first directory receives what the fuzzer finds; the seeds stay put
-    "$FUZZ_DIR/fuzz_parse" -max_total_time="$secs" -max_len=12000 -timeout=10 \
-        -dict="$FUZZ_DIR/http.dict" -artifact_prefix="$FUZZ_DIR/" \
-        -print_final_stats=1 "$FUZZ_DIR/corpus" test/fuzz-corpus >"$log" 2>&1
+    local t=$1 secs=$2 log=${3:-/dev/stderr} seeds=test/fuzz-corpus args=()
+    case $t in
+        parse) args=(-max_len=12000 -dict="$FUZZ_DIR/http.dict") ;;
+        hpack) args=(-max_len=1024); seeds=test/fuzz-corpus-hpack ;;
+    esac
+    mkdir -p "$FUZZ_DIR/$t-corpus"
+    say "== fuzz: $FUZZ_DIR/fuzz_$t for ${secs}s (corpus $FUZZ_DIR/$t-corpus, seeds $seeds)"
+    "$FUZZ_DIR/fuzz_$t" -max_total_time="$secs" -timeout=10 "${args[@]}" \
+        -artifact_prefix="$FUZZ_DIR/$t-" -print_final_stats=1 \
+        "$FUZZ_DIR/$t-corpus" "$seeds" >"$log" 2>&1
 }
 
 run_tests() {
@@ -207,14 +218,17 @@ run_tests() {
         tail -n 20 "$log" >&2
         say "   fuzz: FAILED: fuzzer not built: $(grep -a '^build.sh: ' "$log" | tail -n 1 | sed 's/^build.sh: //')"
     elif ((secs > 0)); then
-        if (run_fuzz "$secs" "$log"); then
-            passed=$((passed + 1))
-            say "   fuzz: no crash in $(grep -a -E '^stat::number_of_executed_units' "$log" | sed 's/.*: *//') inputs; $(find "$FUZZ_DIR/corpus" -type f | wc -l) in its corpus"
-        else
-            failed=$((failed + 1))
-            grep -a -v -E '^#[0-9]+' "$log" | tail -n 60 >&2
-            say "   fuzz: FAILED; the input is in $FUZZ_DIR/crash-* (see above)"
-        fi
+        local ft
+        for ft in $FUZZ_TARGETS; do
+            if (run_fuzz "$ft" "$secs" "$log"); then
+                passed=$((passed + 1))
+                say "   fuzz $ft: no crash in $(grep -a -E '^stat::number_of_executed_units' "$log" | sed 's/.*: *//') inputs; $(find "$FUZZ_DIR/$ft-corpus" -type f | wc -l) in its corpus"
+            else
+                failed=$((failed + 1))
+                grep -a -v -E '^#[0-9]+' "$log" | tail -n 60 >&2
+                say "   fuzz $ft: FAILED; the input is in $FUZZ_DIR/$ft-crash-* (see above)"
+            fi
+        done
     fi
     # the soak is one test more: a mixed, partly hostile load for
     # SOAK_SECONDS (60; 0 skips), under ASan+UBSan when CI is set or
@@ -262,7 +276,8 @@ case $cmd in
         exec "$OUT_BIN" "$@" ;;
     test) run_tests ;;
     bench) shift; build_release; exec bench/bench.sh "$@" ;;
-    fuzz) build_fuzz || exit 1; run_fuzz "${2:-60}" ;;
+    fuzz) build_fuzz || exit 1
+        for t in ${3:-$FUZZ_TARGETS}; do run_fuzz "$t" "${2:-60}" || exit 1; done ;;
     soak) shift; build_release; CC="$CC" CFLAGS="$CFLAGS" SAN="$SAN" SRC="$SRC" exec test/soak.sh "$@" ;;
     clean) rm -rf "$OUT" ducta ;;
     *) say "usage: ./build.sh [build|run [ARGS]|test|bench [NAME]|fuzz [SECS]|clean]"; exit 2 ;;
