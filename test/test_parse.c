@@ -727,3 +727,109 @@ Test(parse, chunk_extension_grammar)
         }
     }
 }
+
+/* ---- the parser's view of the benchmark corpus, pinned ------------------ */
+
+/* A faster parser must not parse differently. For every file of
+ * bench/corpus/ (read from the repository root), the requests one after
+ * another as a pipelining client sends them (each body skipped by its
+ * Content-Length): every return value and every slice, as offsets into the
+ * file, and the framing fields, hashed (FNV-1a, 64 bits). Every SIMD level
+ * must give the same digest, and that digest must be the one recorded in
+ * bench/corpus/DIGESTS ("FILE DIGEST REQUESTS" per line). After a change
+ * that is meant to change what the parser sees, DUCTA_PRINT_DIGESTS=1 prints
+ * the new lines (and the reason must be in the commit). */
+#define CORPUS "bench/corpus"
+
+static uint64_t fnv(uint64_t h, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        h ^= (v >> (8 * i)) & 0xff;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static uint64_t fnv_slice(uint64_t h, const char *base, ducta_slice s)
+{
+    /* an empty slice may point anywhere (a static "" or the end) */
+    h = fnv(h, s.len);
+    return s.len ? fnv(h, (uint64_t)(s.ptr - base)) : h;
+}
+
+static uint64_t digest_of(const char *buf, size_t len, size_t *nreq)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t off = 0;
+    *nreq = 0;
+    while (off < len) {
+        struct ducta_parser p = {0};
+        ssize_t r = ducta_parse_request(&p, &lim, buf + off, len - off, &req);
+        h = fnv(h, (uint64_t)r);
+        if (r <= 0)
+            break;
+        const char *b = buf + off;
+        h = fnv(h, off);
+        h = fnv_slice(h, b, req.method);
+        h = fnv_slice(h, b, req.target);
+        h = fnv_slice(h, b, req.path);
+        h = fnv_slice(h, b, req.query);
+        h = fnv_slice(h, b, req.authority);
+        h = fnv(h, (uint64_t)req.minor_version << 24 | (uint64_t)req.keep_alive << 16 |
+                       (uint64_t)req.chunked << 8 | (uint64_t)req.expect_continue);
+        h = fnv(h, req.content_length);
+        h = fnv(h, req.nheaders);
+        for (size_t i = 0; i < req.nheaders; i++) {
+            h = fnv_slice(h, b, req.headers[i].name);
+            h = fnv_slice(h, b, req.headers[i].value);
+        }
+        off += (size_t)r + req.content_length;
+        (*nreq)++;
+    }
+    return h;
+}
+
+Test(parse, corpus_digests_are_pinned)
+{
+    FILE *d = fopen(CORPUS "/DIGESTS", "r");
+    cr_assert_not_null(d, "cannot open " CORPUS "/DIGESTS (run from the repository root)");
+    char line[256];
+    int files = 0, print = getenv("DUCTA_PRINT_DIGESTS") != NULL;
+    while (fgets(line, sizeof line, d)) {
+        char name[128];
+        unsigned long long want;
+        size_t want_reqs;
+        if (line[0] == '#' || sscanf(line, "%127s %llx %zu", name, &want, &want_reqs) != 3)
+            continue;
+        char path[256];
+        snprintf(path, sizeof path, CORPUS "/%s", name);
+        FILE *f = fopen(path, "rb");
+        cr_assert_not_null(f, "%s listed in DIGESTS but missing", path);
+        static char buf[1 << 16];
+        size_t len = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        EACH_LEVEL {
+            size_t nreq;
+            uint64_t got = digest_of(buf, len, &nreq);
+            if (print) {
+                printf("%s %016llx %zu (%s)\n", name, (unsigned long long)got,
+                       nreq, ducta_simd_name((enum ducta_simd)level_));
+                continue;
+            }
+            cr_assert_eq(nreq, want_reqs, "%s at %s: %zu requests, want %zu", name,
+                         ducta_simd_name((enum ducta_simd)level_), nreq, want_reqs);
+            cr_assert_eq(got, (uint64_t)want, "%s at %s: digest %016llx, want %016llx",
+                         name, ducta_simd_name((enum ducta_simd)level_),
+                         (unsigned long long)got, want);
+        }
+        files++;
+    }
+    fclose(d);
+    /* every corpus file is pinned */
+    int txt = 0;
+    FILE *ls = popen("ls " CORPUS "/*.txt | wc -l", "r");
+    cr_assert_not_null(ls);
+    cr_assert(fscanf(ls, "%d", &txt) == 1);
+    pclose(ls);
+    cr_assert_eq(files, txt, "%d files in DIGESTS, %d in " CORPUS, files, txt);
+}
