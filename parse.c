@@ -206,7 +206,8 @@ struct scanner {
     size_t carry_at;      /* name_carry below is for the block at this */
     uint64_t name_carry;  /* offset: see note_block */
     size_t target_block;  /* the one block NOT_PATH, NOT_QUERY are known */
-    uint64_t target_mask[2]; /* for: [0] NOT_QUERY, [1] NOT_PATH */
+    size_t target_from;   /* for, from this offset in it on (struct level) */
+    uint64_t target_mask[2]; /* [0] NOT_QUERY, [1] NOT_PATH */
     uint64_t win[WINDOW + 1]; /* the MARKS of each block in the window,
                                * then a sentinel (see clean_fields) */
 };
@@ -309,13 +310,15 @@ typedef void classify_fn(const char *b, uint64_t *not_tchar, uint64_t *lf,
  * window, from slot block - s->base on, stopping after the block where the
  * head ends; return how many blocks it classified.
  *
- * The last, partial block of the buffer is copied into zeroes first, so no
- * level reads past the caller's buffer (a NUL is in no class, which is
- * what bytes past len must read as). That is done after the loop over the
- * full blocks, not in it: a call to memcpy in the loop would clobber the
- * vector registers, and the compiler reloaded the lookup tables for every
- * block. And in the same call: a small request is often two full blocks
- * and a partial one. */
+ * No level reads past the caller's buffer. For the last, partial block it
+ * classifies the last 64 bytes of the buffer instead, which end where the
+ * buffer does, shifts the masks down to the block's offsets and makes the
+ * bytes past len read as NULs (a NUL is in no class, which is what bytes
+ * past len must read as): a shift and an OR per mask, where a copy into
+ * zeroes cost a memcpy call and a 64-byte clear. Only a buffer shorter
+ * than a block is still copied. That is done after the loop over the full
+ * blocks, not in it, and in the same call: a small request is often two
+ * full blocks and a partial one. */
 static inline __attribute__((always_inline)) size_t
 fill_with(struct scanner *s, size_t block, size_t max, classify_fn *classify)
 {
@@ -332,9 +335,20 @@ fill_with(struct scanner *s, size_t block, size_t max, classify_fn *classify)
         i++;
     }
     if (!end && i < max) {
-        char tail[BLOCK] = {0};
-        memcpy(tail, src + i * BLOCK, s->len - (block + i) * BLOCK);
-        classify(tail, &not_tchar, &lf, &not_ctl);
+        size_t rem = s->len - (block + i) * BLOCK;  /* 0 < rem < BLOCK */
+        if (s->len >= BLOCK) {
+            /* the last 64 bytes of the buffer, their masks moved down to
+             * the block's offsets and the bytes past len made NULs */
+            classify(s->buf + s->len - BLOCK, &not_tchar, &lf, &not_ctl);
+            size_t sh = BLOCK - rem;
+            not_tchar = not_tchar >> sh | ~0ull << rem;
+            lf >>= sh;
+            not_ctl = not_ctl >> sh & ~(~0ull << rem);
+        } else {
+            char tail[BLOCK] = {0};
+            memcpy(tail, src + i * BLOCK, rem);
+            classify(tail, &not_tchar, &lf, &not_ctl);
+        }
         note_block(&f, (block + i) * BLOCK, not_tchar, lf, not_ctl, &win[i]);
         i++;
     }
@@ -343,40 +357,156 @@ fill_with(struct scanner *s, size_t block, size_t max, classify_fn *classify)
 }
 
 /* Each level provides two functions:
- *   fill:   fill_with its classifier;
- *   target: NOT_PATH and NOT_QUERY for the 64 bytes at b.
+ *   fill:   the MARKS of up to max blocks from `block` on, as fill_with
+ *           describes (the vector levels are fill_with their classifier);
+ *   target: NOT_PATH and NOT_QUERY for the 64 bytes at b, each right from
+ *           bit `from` up to its first set bit at or after it (the walk
+ *           reads no further: see target_end); a level may set every bit
+ *           after that one, and leave those before `from` unspecified.
  * All levels give the same answers; only their speed differs. */
 struct level {
     size_t (*fill)(struct scanner *s, size_t block, size_t max);
-    void (*target)(const char *b, uint64_t *not_path, uint64_t *not_query);
+    void (*target)(const char *b, size_t from, uint64_t *not_path,
+                   uint64_t *not_query);
 };
 
-static inline __attribute__((always_inline)) void
-scalar_classify(const char *b, uint64_t *not_tchar, uint64_t *lf,
-                uint64_t *not_ctl)
+/* ---- the scalar level: the same marks, found line by line ------------- */
+
+/* Without vectors, classifying every byte three ways costs more than the
+ * rest of the parse: a field value is most of a head, and all it needs is
+ * where its line ends and whether a control byte is in it. So the scalar
+ * fill walks each block the way the marks read: at a line start, byte by
+ * byte over the name's tchars to its first non-tchar (a mark); then, eight
+ * bytes at a time (SWAR), to the next byte below 0x20 or DEL: a LF is a
+ * mark and starts a line, HTAB is a value byte, anything else is a control
+ * whose next byte, unless it is a LF, is where the clean part ends (see
+ * note_block). It keeps the carries of struct fill exactly as note_block
+ * does, so a window it fills reads the same as a vector level's. */
+
+/* The high bit of each byte of x that is below 0x20 or is DEL (0x7F);
+ * exact, no false positives: bytes >= 0x80 are never flagged. */
+static inline uint64_t swar_low_or_del(uint64_t x)
 {
-    uint64_t t = 0, l = 0, c = 0;
-    for (int j = 0; j < BLOCK; j++) {
-        unsigned k = line_class[(unsigned char)b[j]];
-        t |= (uint64_t)(k >> L_NOT_TCHAR & 1) << j;
-        l |= (uint64_t)(k >> L_LF & 1) << j;
-        c |= (uint64_t)(k >> L_CTL & 1) << j;
-    }
-    *not_tchar = t, *lf = l, *not_ctl = ~c;
+    const uint64_t ones7 = 0x7f7f7f7f7f7f7f7full, high = 0x8080808080808080ull;
+    uint64_t lo = x & ones7;
+    uint64_t ge20 = lo + 0x6060606060606060ull;    /* high bit: lo >= 0x20 */
+    uint64_t del = ((lo ^ ones7) + ones7) | (x ^ ones7); /* high bit clear:
+                                                           * x == 0x7F */
+    return (~(ge20 | x) | ~del) & high;
 }
+
+static inline void scalar_bad(struct fill *f, size_t pos)
+{
+    if (pos < f->clean_end)
+        f->clean_end = pos;
+}
+
+/* The marks and LFs of b[0..lim) (lim < BLOCK: the buffer's last, partial
+ * block, the bytes past it NULs) at offset `at`; f's carries in and out. */
+static inline void scalar_block(const char *b, size_t lim, size_t at,
+                                struct fill *f, uint64_t *marks_out,
+                                uint64_t *lf_out)
+{
+    uint64_t marks = 0, lf = 0;
+    size_t j = 0;
+    int in_name = (int)(f->lf_carry >> 1 & 1) | (int)f->name_carry;
+    int last_ctl = !f->not_ctl_carry;  /* the byte before b[0] */
+    if (last_ctl && b[0] != '\n')
+        scalar_bad(f, at);
+    last_ctl = 0;
+    for (;;) {
+        if (in_name) {
+            /* four bytes a step while they are all tchars, then one */
+            while (j + 4 <= lim && IS(b[j], C_TCHAR) & IS(b[j + 1], C_TCHAR) &
+                                       IS(b[j + 2], C_TCHAR) & IS(b[j + 3], C_TCHAR))
+                j += 4;
+            while (j < lim && IS(b[j], C_TCHAR))
+                j++;
+            if (j == lim)
+                break;  /* a name runs on (or, lim < BLOCK, ends at a NUL) */
+            marks |= 1ull << j;
+            in_name = 0;
+        }
+        while (j + 8 <= lim) {
+            uint64_t x;
+            memcpy(&x, b + j, 8);
+            uint64_t hit = swar_low_or_del(x);
+            if (hit) {
+                j += (size_t)__builtin_ctzll(hit) / 8;
+                goto found;
+            }
+            j += 8;
+        }
+        while (j < lim && (unsigned char)b[j] >= 0x20 && b[j] != 0x7f)
+            j++;
+        if (j == lim)
+            break;
+    found:
+        if (b[j] == '\r' && j + 1 < lim && b[j + 1] == '\n') {
+            j++;  /* the common case: CRLF, the CR flags nothing */
+            lf |= 1ull << j;
+            marks |= 1ull << j;
+            in_name = 1;
+        } else if (b[j] == '\n') {
+            lf |= 1ull << j;
+            marks |= 1ull << j;
+            in_name = 1;
+        } else if (b[j] != '\t') {
+            /* a control: its next byte is flagged unless it is a LF */
+            if (j + 1 < lim) {
+                if (b[j + 1] != '\n')
+                    scalar_bad(f, at + j + 1);
+            } else {
+                last_ctl = 1;  /* that byte is in the next block */
+            }
+        }
+        j++;
+    }
+    if (lim < BLOCK) {
+        if (in_name)
+            marks |= 1ull << lim;  /* the NUL past len ends the name */
+        in_name = 0;
+        last_ctl = 0;
+    }
+    f->name_carry = (uint64_t)in_name & ~(lf >> 63);
+    f->not_ctl_carry = (uint64_t)!last_ctl;
+    *marks_out = marks;
+    *lf_out = lf;
+}
+
 static size_t scalar_fill(struct scanner *s, size_t block, size_t max)
 {
-    return fill_with(s, block, max, scalar_classify);
+    struct fill f = fill_begin(s, block * BLOCK);
+    uint64_t *win = s->win + (block - s->base);
+    size_t i = 0;
+    int end = 0;
+    while (i < max && !end) {
+        size_t at = (block + i) * BLOCK;
+        size_t lim = s->len - at < BLOCK ? s->len - at : BLOCK;
+        uint64_t lf;
+        scalar_block(s->buf + at, lim, at, &f, &win[i], &lf);
+        /* the head may end in this block: as note_block decides it */
+        uint64_t lf_before2 = lf << 2 | f.lf_carry;
+        f.lf_carry = lf >> 62;
+        end = (lf & lf_before2) != 0;
+        i++;
+    }
+    fill_end(s, &f, (block + i) * BLOCK);
+    return i;
 }
-static void scalar_target(const char *b, uint64_t *not_path,
+
+static void scalar_target(const char *b, size_t from, uint64_t *not_path,
                           uint64_t *not_query)
 {
-    uint64_t p = 0, q = 0;
-    for (int i = 0; i < BLOCK; i++) {
-        p |= (uint64_t)!IS(b[i], C_PATH) << i;
-        q |= (uint64_t)!IS(b[i], C_QUERY) << i;
-    }
-    *not_path = p, *not_query = q;
+    /* a C_PATH byte is a C_QUERY byte: the first NOT_PATH byte is at or
+     * before the first NOT_QUERY one */
+    size_t i = from;
+    while (i < BLOCK && IS(b[i], C_PATH))
+        i++;
+    *not_path = i < BLOCK ? ~0ull << i : 0;
+    while (i < BLOCK && IS(b[i], C_QUERY))
+        i++;
+    *not_query = i < BLOCK ? ~0ull << i : 0;
 }
 
 #ifdef DUCTA_X86
@@ -432,9 +562,10 @@ SSE static size_t sse42_fill(struct scanner *s, size_t block, size_t max)
 {
     return fill_with(s, block, max, sse42_classify);
 }
-SSE static void sse42_target(const char *b, uint64_t *not_path,
+SSE static void sse42_target(const char *b, size_t from, uint64_t *not_path,
                              uint64_t *not_query)
 {
+    (void)from;  /* a vector level has every bit at once */
     uint64_t p = 0, q = 0;
     for (int i = 0; i < BLOCK; i += 16)
         sse_target16(V16(b + i), i, &p, &q);
@@ -490,9 +621,10 @@ AVX static size_t avx2_fill(struct scanner *s, size_t block, size_t max)
 {
     return fill_with(s, block, max, avx2_classify);
 }
-AVX static void avx2_target(const char *b, uint64_t *not_path,
+AVX static void avx2_target(const char *b, size_t from, uint64_t *not_path,
                             uint64_t *not_query)
 {
+    (void)from;
     uint64_t p = 0, q = 0;
     avx_target32(V32(b), 0, &p, &q);
     avx_target32(V32(b + 32), 32, &p, &q);
@@ -581,17 +713,28 @@ static void refill(struct scanner *s, size_t block)
     s->win[s->n] = 3;  /* two marks just past the window */
 }
 
-static void load_target(struct scanner *s, size_t block)
+static void load_target(struct scanner *s, size_t block, size_t from)
 {
     size_t at = block * BLOCK;
     s->target_block = block;
+    s->target_from = from;
     if (at + BLOCK <= s->len) {
-        active->target(s->buf + at, &s->target_mask[1], &s->target_mask[0]);
+        active->target(s->buf + at, from, &s->target_mask[1],
+                       &s->target_mask[0]);
+        return;
+    }
+    size_t rem = s->len - at;  /* as in fill_with: bytes past len are NULs */
+    if (s->len >= BLOCK) {
+        uint64_t np, nq;
+        size_t sh = BLOCK - rem;
+        active->target(s->buf + s->len - BLOCK, from + sh, &np, &nq);
+        s->target_mask[1] = np >> sh | ~0ull << rem;
+        s->target_mask[0] = nq >> sh | ~0ull << rem;
         return;
     }
     char tail[BLOCK] = {0};
-    memcpy(tail, s->buf + at, s->len - at);
-    active->target(tail, &s->target_mask[1], &s->target_mask[0]);
+    memcpy(tail, s->buf + at, rem);
+    active->target(tail, from, &s->target_mask[1], &s->target_mask[0]);
 }
 
 /* The MARKS of a block (block * BLOCK < len). */
@@ -611,8 +754,8 @@ static size_t target_end(struct scanner *s, size_t pos, int in_path)
 {
     while (pos < s->len) {
         size_t block = pos / BLOCK;
-        if (block != s->target_block)
-            load_target(s, block);
+        if (block != s->target_block || pos % BLOCK < s->target_from)
+            load_target(s, block, pos % BLOCK);
         uint64_t m = s->target_mask[in_path] >> (pos % BLOCK);
         if (m)
             return pos + (size_t)__builtin_ctzll(m);
@@ -780,6 +923,9 @@ static int valid_host(ducta_slice v)
             return 0;
         p++;
     } else {
+        while (end - p >= 4 && IS(p[0], C_HOST) & IS(p[1], C_HOST) &
+                                   IS(p[2], C_HOST) & IS(p[3], C_HOST))
+            p += 4;
         while (p < end && IS(*p, C_HOST))
             p++;
     }
@@ -1082,28 +1228,32 @@ static int may_have_ended(const char *buf, size_t from, size_t len)
  * and a load. It takes the field lines that need nothing but slicing: both
  * marks in the window, clean (see struct scanner), within the limits. It
  * starts at c->p with the header slot c->h, takes lines while an LF is
- * before lf_end (the head's length limit) and a slot is before hend. It
- * stops, with c->p the start of the line after the last it took, and
- * returns
- *   CLEAN_FRAMING  after a line whose name may be a framing field: the
- *                  walk gives it to note_field and calls again;
+ * before lf_end (the head's length limit) and a slot is before hend, at
+ * most FRAMING_BATCH of them. It stops, with c->p the start of the line
+ * after the last it took, and returns
  *   CLEAN_END      at the CRLF that ends the head, c->p after it;
  *   CLEAN_OTHER    at a line that needs more, not begun: the walk restarts
  *                  its iterator there and takes that line itself.
- * So every result is the walk's own. */
-enum { CLEAN_OTHER, CLEAN_FRAMING, CLEAN_END };
+ * The lines whose names may be framing fields it does not stop for: it
+ * marks them in c->framing (bit k for the k-th line it took, counted from
+ * the last), and the walk gives them to note_field in order before it goes
+ * on, so every result is the walk's own, errors in the same order. */
+enum { CLEAN_OTHER, CLEAN_END, FRAMING_BATCH = 64 };
 /* In and out through one pointer: one register held for the exit, not
  * two (an earlier version took p and req apart, and spilled in the loop). */
 struct cursor {
-    size_t p;        /* the start of the next line */
-    ducta_header *h; /* the next header slot */
+    size_t p;          /* the start of the next line */
+    ducta_header *h;   /* the next header slot */
+    uint64_t framing;  /* out: the lines taken that may be framing fields,
+                        * the last one taken at bit 0 */
 };
 __attribute__((noinline)) static int
 clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
-             ducta_header *const hend)
+             ducta_header *hend)
 {
     size_t p = c->p;
     ducta_header *h = c->h;
+    uint64_t framing = 0;
     int stop = CLEAN_OTHER;
     /* Few live values, so that none is spilled: the window as a pointer
      * and the offset of its block, one bound for lf (the clean one, the
@@ -1120,6 +1270,8 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
         lf_end = s->clean_end;
     if (lf_end > (s->base + s->n) * BLOCK)
         lf_end = (s->base + s->n) * BLOCK;
+    if (hend - h > FRAMING_BATCH)  /* the bits of c->framing */
+        hend = h + FRAMING_BATCH;
     for (;;) {
         while (!left) {
             left = *++w;
@@ -1159,14 +1311,12 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
         }
         *h++ = (ducta_header){name, {buf + vs, ve - vs}};
         p = lf + 1;
-        if (maybe_framing(name)) {
-            stop = CLEAN_FRAMING;
-            goto out;
-        }
+        framing = framing << 1 | (uint64_t)maybe_framing(name);
     }
 out:
     c->p = p;
     c->h = h;
+    c->framing = framing;
     return stop;
 }
 
@@ -1269,19 +1419,21 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
     struct framing f = {0};
     for (;;) {
         if (p < len && p / BLOCK - s.base < s.n) {
-            struct cursor c = {p, req->headers + req->nheaders};
+            struct cursor c = {p, req->headers + req->nheaders, 0};
             int stop = clean_fields(&s, &c, head_max,
                                     req->headers + max_headers);
             p = c.p;
             req->nheaders = (size_t)(c.h - req->headers);
-            if (stop == CLEAN_END)
-                break;
-            if (stop == CLEAN_FRAMING) {
-                const ducta_header *hd = &req->headers[req->nheaders - 1];
+            /* the framing fields among the lines it took, in order */
+            for (uint64_t fr = c.framing; fr;) {
+                int k = 63 - __builtin_clzll(fr);
+                fr ^= 1ull << k;
+                const ducta_header *hd = c.h - 1 - k;
                 if ((rc = note_field(&f, req, hd->name, hd->value)) != 0)
                     return rc;
-                continue;
             }
+            if (stop == CLEAN_END)
+                break;
         }
         marks_from(&s, &mk, p);
         size_t n = next_mark(&s, &mk);  /* the first non-tchar byte */
