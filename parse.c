@@ -713,17 +713,12 @@ static void refill(struct scanner *s, size_t block)
     s->win[s->n] = 3;  /* two marks just past the window */
 }
 
-static void load_target(struct scanner *s, size_t block, size_t from)
+/* The target masks of the buffer's last, partial block (as in fill_with:
+ * bytes past len read as NULs). */
+__attribute__((noinline)) static void
+load_target_tail(struct scanner *s, size_t at, size_t from)
 {
-    size_t at = block * BLOCK;
-    s->target_block = block;
-    s->target_from = from;
-    if (at + BLOCK <= s->len) {
-        active->target(s->buf + at, from, &s->target_mask[1],
-                       &s->target_mask[0]);
-        return;
-    }
-    size_t rem = s->len - at;  /* as in fill_with: bytes past len are NULs */
+    size_t rem = s->len - at;
     if (s->len >= BLOCK) {
         uint64_t np, nq;
         size_t sh = BLOCK - rem;
@@ -735,6 +730,18 @@ static void load_target(struct scanner *s, size_t block, size_t from)
     char tail[BLOCK] = {0};
     memcpy(tail, s->buf + at, rem);
     active->target(tail, from, &s->target_mask[1], &s->target_mask[0]);
+}
+
+static inline void load_target(struct scanner *s, size_t block, size_t from)
+{
+    size_t at = block * BLOCK;
+    s->target_block = block;
+    s->target_from = from;
+    if (at + BLOCK <= s->len)
+        active->target(s->buf + at, from, &s->target_mask[1],
+                       &s->target_mask[0]);
+    else
+        load_target_tail(s, at, from);
 }
 
 /* The MARKS of a block (block * BLOCK < len). */
@@ -750,7 +757,7 @@ static inline uint64_t marks_of(struct scanner *s, size_t block)
 
 /* The offset of the first byte at or after pos that ends a target's path
  * (in_path) or query, or a value >= len if there is none in the buffer. */
-static size_t target_end(struct scanner *s, size_t pos, int in_path)
+static inline size_t target_end(struct scanner *s, size_t pos, int in_path)
 {
     while (pos < s->len) {
         size_t block = pos / BLOCK;
@@ -1184,18 +1191,28 @@ static inline size_t add_sat(size_t a, size_t b)
     return a + b < a ? SIZE_MAX : a + b;
 }
 
+/* A request line that is not complete yet: is it already past a limit? */
+__attribute__((noinline)) static ssize_t
+incomplete_line(const struct ducta_limits *lim, struct ducta_parser *ps,
+                const char *buf, size_t len)
+{
+    if (method_too_long(buf, len))
+        return -501;
+    if (len > lim->max_request_line)
+        return -414;
+    ps->scanned = len;
+    return DUCTA_PARSE_INCOMPLETE;
+}
+
 /* A request that is not complete yet: is it already past a limit? The
  * request line (line_len bytes with its CRLF, 0 while it is not complete)
  * is bounded by max_request_line, the field lines after it by max_head. */
-static ssize_t incomplete(const struct ducta_limits *lim,
-                          struct ducta_parser *ps, const char *buf,
-                          size_t len, size_t line_len)
+static inline ssize_t incomplete(const struct ducta_limits *lim,
+                                 struct ducta_parser *ps, const char *buf,
+                                 size_t len, size_t line_len)
 {
     if (!line_len) {
-        if (method_too_long(buf, len))
-            return -501;
-        if (len > lim->max_request_line)
-            return -414;
+        return incomplete_line(lim, ps, buf, len);
     } else if (line_len > lim->max_request_line) {
         return -414;
     } else if (len - line_len >= lim->max_head) {
@@ -1329,6 +1346,14 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
     if (ps->scanned) {
         size_t from = ps->scanned > 3 ? ps->scanned - 3 : 0;
         if (!may_have_ended(buf, from, len)) {
+            /* short of every limit whatever the line's length: no search
+             * for where the request line ends (and the method was judged
+             * on an earlier call once that had more than METHOD_MAX bytes) */
+            if (len < lim->max_head && len <= lim->max_request_line &&
+                (ps->scanned > METHOD_MAX || !method_too_long(buf, len))) {
+                ps->scanned = len;
+                return DUCTA_PARSE_INCOMPLETE;
+            }
             const char *lf = memchr(buf, '\n', len);
             return incomplete(lim, ps, buf, len,
                               lf ? (size_t)(lf - buf) + 1 : 0);
