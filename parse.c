@@ -416,10 +416,6 @@ static inline void scalar_block(const char *b, size_t lim, size_t at,
     last_ctl = 0;
     for (;;) {
         if (in_name) {
-            /* four bytes a step while they are all tchars, then one */
-            while (j + 4 <= lim && IS(b[j], C_TCHAR) & IS(b[j + 1], C_TCHAR) &
-                                       IS(b[j + 2], C_TCHAR) & IS(b[j + 3], C_TCHAR))
-                j += 4;
             while (j < lim && IS(b[j], C_TCHAR))
                 j++;
             if (j == lim)
@@ -501,6 +497,9 @@ static void scalar_target(const char *b, size_t from, uint64_t *not_path,
     /* a C_PATH byte is a C_QUERY byte: the first NOT_PATH byte is at or
      * before the first NOT_QUERY one */
     size_t i = from;
+    while (i + 4 <= BLOCK && IS(b[i], C_PATH) & IS(b[i + 1], C_PATH) &
+                                 IS(b[i + 2], C_PATH) & IS(b[i + 3], C_PATH))
+        i += 4;
     while (i < BLOCK && IS(b[i], C_PATH))
         i++;
     *not_path = i < BLOCK ? ~0ull << i : 0;
