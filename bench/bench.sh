@@ -31,8 +31,9 @@
 #         ducta/pico per SIMD level, per file and for the whole corpus, and
 #         a request arriving in pieces.
 #         Knobs: REPS [11] repetitions (median shown), MS [40] ms per
-#         repetition, OFFSET [0] input this many bytes past a 64-byte
-#         boundary, PARSE_CPU [none] pin to this CPU, CC [cc].
+#         repetition (the thread's CPU time; CLOCK=wall for wall time),
+#         OFFSET [0] input this many bytes past a 64-byte boundary,
+#         PARSE_CPU [none] pin to this CPU, CC [cc].
 #       conns — ducta against nginx as connections pile up
 #         (bench/conns.sh): wrk -t1 -cN --latency at N = each of LEVELS
 #         with each server's RSS while they are open; bytes per idle
@@ -781,7 +782,7 @@ bench_parse() {
     tpc=$(lscpu 2>/dev/null | awk -F': *' '/^Thread\(s\) per core/ { print $2 }') || true
     echo "# ducta benchmark: parse"
     echo
-    echo "command:  REPS=${REPS:-11} MS=${MS:-40} OFFSET=${OFFSET:-0} PARSE_CPU=${PARSE_CPU:-}" \
+    echo "command:  REPS=${REPS:-11} MS=${MS:-40} OFFSET=${OFFSET:-0} PARSE_CPU=${PARSE_CPU:-} CLOCK=${CLOCK:-}" \
          "bench/bench.sh parse"
     echo "          (what \`./build.sh bench parse\` runs once it has built ./ducta)"
     echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
