@@ -833,3 +833,44 @@ Test(parse, corpus_digests_are_pinned)
     pclose(ls);
     cr_assert_eq(files, txt, "%d files in DIGESTS, %d in " CORPUS, files, txt);
 }
+
+/* The fast path takes up to 64 field lines a call and notes the framing
+ * fields among them afterwards, in order: past that batch, and with the
+ * framing fields anywhere in it, nothing may be missed or reordered. */
+Test(parse, framing_fields_beyond_a_batch_of_lines)
+{
+    struct ducta_limits many = lim;
+    many.max_headers = DUCTA_HEADERS_CAP;
+    static char buf[8192];
+    EACH_LEVEL {
+        for (int at = 0; at < 140; at += 7) {
+            size_t n = (size_t)snprintf(buf, sizeof buf, "POST / HTTP/1.1\r\n");
+            for (int i = 0; i < 140; i++) {
+                if (i == at)
+                    n += (size_t)snprintf(buf + n, sizeof buf - n, "Host: h%d\r\n", i);
+                else if (i == 139 - at / 2)
+                    n += (size_t)snprintf(buf + n, sizeof buf - n,
+                                          "Content-Length: %d\r\n", i);
+                else if (i == 64 || i == 128)
+                    n += (size_t)snprintf(buf + n, sizeof buf - n,
+                                          "Connection: x, close\r\n");
+                else
+                    n += (size_t)snprintf(buf + n, sizeof buf - n, "X-%d: v\r\n", i);
+            }
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "\r\n");
+            struct ducta_parser p = {0};
+            cr_assert_eq(ducta_parse_request(&p, &many, buf, n, &req), (ssize_t)n,
+                         "Host at %d", at);
+            cr_assert_eq(req.nheaders, 140);
+            char host[16];
+            snprintf(host, sizeof host, "h%d", at);
+            cr_assert(slice_eq(req.authority, host), "Host at %d", at);
+            cr_assert_eq(req.content_length, (uint64_t)(139 - at / 2));
+            cr_assert_eq(req.keep_alive, 0);
+            /* a second Host after the batch boundary is still seen */
+            memcpy(buf + n - 2, "Host: b\r\n\r\n", 11);
+            memset(&p, 0, sizeof p);
+            cr_assert_eq(ducta_parse_request(&p, &many, buf, n + 9, &req), -400);
+        }
+    }
+}
