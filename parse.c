@@ -16,13 +16,15 @@
  *      control bytes. Only the first two are kept, folded into one mask of
  *      MARKS (the parser's word for a byte the walk must stop at; "event"
  *      is epoll's, in conn.c and ducta.c): each LF, and the first non-token
- *      byte after each line start
- *      (one addition finds them all: see note_block). The third is reduced
- *      to one position, the first byte no valid header line can hold. It
- *      classifies a run of blocks per call, up to the end of the head. Only
- *      the classifier differs between the scalar, SSE4.2 and AVX2 levels,
- *      so all three give the same answers by construction
- *      (test_differential.c checks).
+ *      byte after each line start (one addition finds them all: see
+ *      note_block). The third is reduced to one position, the first byte
+ *      no valid header line can hold. It classifies a run of blocks per
+ *      call, up to the end of the head. Only the classifier differs
+ *      between the SSE4.2 and AVX2 levels; the scalar level finds the same
+ *      marks line by line instead (scalar_block: eight bytes a step over
+ *      values), keeping the same carries between blocks. The walk is the
+ *      same for all three, and test_differential.c, the fuzzer and the
+ *      corpus digests (test_parse.c) check that they agree.
  *   2. The grammar walk below: a field line is two marks, its name's end
  *      and its LF, each a count of trailing zeros; neither waits for a scan
  *      from the start of the line. A line before that first bad byte, with
@@ -119,8 +121,8 @@ static const char target_refused[] = "\"#<>\\";
 static const char path_only_refused[] = "`{}";
 static unsigned char byte_class[256];
 
-/* The scalar level's lookup: per byte, the bits the fill needs (bit
- * numbers L_*), in one load: not a tchar, LF, ctl (see above). */
+/* Per byte, in one load: not a tchar, LF, ctl (see above; bit numbers
+ * L_*). Only fill_begin reads it now, for the byte before a block. */
 enum { L_NOT_TCHAR, L_LF, L_CTL };
 static unsigned char line_class[256];
 
