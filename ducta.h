@@ -38,10 +38,15 @@ typedef struct {
 
 /* Limits of one request, enforced by the parser with the status RFC 9110
  * and RFC 9112 prescribe (see parse.c). Set per server in ducta_config;
- * the defaults are the DUCTA_DEFAULT_* below. */
+ * the defaults are the DUCTA_DEFAULT_* below. The two head limits are
+ * apart: a head is at most max_request_line + max_head bytes. */
 struct ducta_limits {
-    size_t max_request_line;  /* longer request line: 414 */
-    size_t max_head;          /* request line + fields, bytes: 431 */
+    size_t max_request_line;  /* the request line, CRLF included: longer is
+                               * 414 (a method over 20 bytes is 501 first,
+                               * RFC 9112 §3) */
+    size_t max_head;          /* the field section after the request line:
+                               * its field lines and the empty line that
+                               * ends it, bytes: more is 431 */
     size_t max_headers;       /* field count, <= DUCTA_HEADERS_CAP: 431 */
     size_t max_body;          /* Content-Length or decoded chunked: 413 */
 };
@@ -250,8 +255,9 @@ int ducta_main(int argc, char **argv);
  *        (the body, if any, starts there); *req holds slices into buf.
  *   0    more bytes are needed (DUCTA_PARSE_INCOMPLETE).
  *   < 0  the request is bad: the value is minus the HTTP status to answer
- *        with (-400, -414, -431, -501, -505), after which the connection
- *        must close, because its framing can no longer be trusted.
+ *        with (-400, -413, -414, -417, -431, -501, -505), after which the
+ *        connection must close, because its framing can no longer be
+ *        trusted.
  * It is resumable: struct ducta_parser remembers how far a previous call got
  * in the same bytes, so a request arriving in pieces is not rescanned from
  * the start each time. Reset it (zero it) for every new request. */
@@ -262,9 +268,10 @@ struct ducta_chunked {
     uint64_t remaining;    /* chunk-size being read, then bytes left */
     size_t decoded;        /* decoded body bytes so far */
     uint32_t trailer_len;  /* trailer bytes so far (bounded by max_head) */
-    uint16_t ext_len;      /* chunk-extension bytes on this size line */
+    uint16_t ext_len;      /* chunk-extension bytes on this size line
+                            * (bounded by DUCTA_MAX_CHUNK_EXT) */
     uint8_t digits;        /* hex digits of this chunk-size */
-    uint8_t state;
+    uint8_t state;         /* where in the chunked grammar (parse.c) */
 };
 
 struct ducta_parser {

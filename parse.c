@@ -14,14 +14,18 @@
  *   1. The classifier: 64-byte blocks in, bitmasks out (one bit per byte):
  *      which bytes are not token characters, which are LFs, which are
  *      control bytes. Only the first two are kept, folded into one mask of
- *      EVENTS: each LF, and the first non-token byte after each line start
- *      (one addition finds them all: see note_block). The third is reduced
- *      to one position, the first byte no valid header line can hold. It
- *      classifies a run of blocks per call, up to the end of the head. Only
- *      the classifier differs between the scalar, SSE4.2 and AVX2 levels,
- *      so all three give the same answers by construction
- *      (test_differential.c checks).
- *   2. The grammar walk below: a field line is two events, its name's end
+ *      MARKS (the parser's word for a byte the walk must stop at; "event"
+ *      is epoll's, in conn.c and ducta.c): each LF, and the first non-token
+ *      byte after each line start (one addition finds them all: see
+ *      note_block). The third is reduced to one position, the first byte
+ *      no valid header line can hold. It classifies a run of blocks per
+ *      call, up to the end of the head. Only the classifier differs
+ *      between the SSE4.2 and AVX2 levels; the scalar level finds the same
+ *      marks line by line instead (scalar_block: eight bytes a step over
+ *      values), keeping the same carries between blocks. The walk is the
+ *      same for all three, and test_differential.c, the fuzzer and the
+ *      corpus digests (test_parse.c) check that they agree.
+ *   2. The grammar walk below: a field line is two marks, its name's end
  *      and its LF, each a count of trailing zeros; neither waits for a scan
  *      from the start of the line. A line before that first bad byte, with
  *      a CR before its LF, needs no check of its value at all, and a leaf
@@ -38,6 +42,15 @@
  *  - Framing (§6): Transfer-Encoding wins nothing — with Content-Length it
  *    is a 400, on HTTP/1.0 it is a 400, chunked not last is a 400, any other
  *    coding a 501. Content-Length is 1*DIGIT, once, without overflow.
+ *  - Field lines of one name are one list (RFC 9110 §5.3): a "close" in any
+ *    Connection line closes (§9.6), every Expect member counts (417 for
+ *    anything but 100-continue), Transfer-Encoding lines are read as one
+ *    list; a second Host or Content-Length line is a 400 (§3.2, §6.3).
+ *  - The request-target: see TARGET below for which bytes are refused raw.
+ *  - HTTP/1.2 to HTTP/1.9 are read as HTTP/1.1 (RFC 9110 §2.5); another
+ *    major version is a 505. A method longer than METHOD_MAX is a 501
+ *    (§3), whatever follows it.
+ *  - Chunk extensions are parsed to their grammar (§7.1.1), then dropped.
  */
 #include "ducta.h"
 
@@ -63,12 +76,12 @@ enum {
  *   ctl         the byte is a control no field value holds: below 0x20 but
  *               HTAB and LF (so CR is one: a CR is only allowed before a
  *               LF), or DEL;
- * and keeps one, the EVENTS of the block: its LFs, and the first non-tchar
+ * and keeps one, the MARKS of the block: its LFs, and the first non-tchar
  * byte at or after the start of each line (after each LF, and at offset 0).
  * For a valid head that is, in order, the method's end (its SP), the
  * request line's LF, then for each field line the end of its name (its
  * colon) and its LF. The walk reads them one after another with "clear the
- * lowest bit, count trailing zeros" (next_event): neither a name's end nor
+ * lowest bit, count trailing zeros" (next_mark): neither a name's end nor
  * a line's end waits for a scan from the start of its line. (See
  * note_block for how one addition finds all the names' ends of a block.)
  *
@@ -81,21 +94,35 @@ enum {
  * the CR, which is one compare per line instead of a CR mask, a lane
  * permute and a byte shift per 32 bytes.
  *
- * And, one block at a time, only on the request line:
- *   NOT_TARGET  the byte is not a request-target byte. */
+ * And, one block at a time, only on the request line, two more:
+ *   NOT_PATH    the byte ends the path of a request-target (or is refused);
+ *   NOT_QUERY   the byte ends its query (or is refused); see TARGET. */
 
 /* Byte classes, for the scalar level and the few scalar checks. */
 enum {
     C_TCHAR = 1,   /* token character (RFC 9110 §5.6.2) */
     C_VALUE = 2,   /* field-value byte: VCHAR, SP, HTAB, obs-text (§5.5) */
-    C_TARGET = 4,  /* request-target byte: visible ASCII (RFC 3986) */
+    C_QUERY = 4,   /* a byte of a target's query taken raw: see TARGET */
     C_HOST = 8,    /* reg-name byte: unreserved, sub-delims, '%' (3986) */
     C_OWS = 16,    /* SP or HTAB */
+    C_PATH = 32,   /* a byte of a target's path taken raw: see TARGET */
 };
+
+/* TARGET: which bytes a request-target may hold raw. RFC 3986 allows fewer
+ * than the visible ASCII; what matters is what real clients send. A
+ * browser (WHATWG URL) percent-encodes C0 controls, SP, '"', '#', '<' and
+ * '>' everywhere, and in the path also '?', '`', '{' and '}'; it leaves '|'
+ * and '^' raw, and turns '\' into '/'. So ducta refuses (400) what no
+ * conforming client sends raw — '"', '<', '>', '\', and in the path '`',
+ * '{' and '}' — and takes '|' and '^' anywhere, '`', '{' and '}' in the
+ * query, because browsers send them so. ('#' never reaches a server: a
+ * fragment is a 400, RFC 9112 §3.2.) */
+static const char target_refused[] = "\"#<>\\";
+static const char path_only_refused[] = "`{}";
 static unsigned char byte_class[256];
 
-/* The scalar level's lookup: per byte, the bits the fill needs (bit
- * numbers L_*), in one load: not a tchar, LF, ctl (see above). */
+/* Per byte, in one load: not a tchar, LF, ctl (see above; bit numbers
+ * L_*). Only fill_begin reads it now, for the byte before a block. */
 enum { L_NOT_TCHAR, L_LF, L_CTL };
 static unsigned char line_class[256];
 
@@ -114,6 +141,9 @@ static unsigned char tchar_lo[16], tchar_hi[16];
  * spelling it out. */
 static unsigned char ctl_lo[16], ctl_hi[16];
 
+/* And C_PATH, C_QUERY the same way, with tchar_hi as their high table. */
+static unsigned char path_lo[16], query_lo[16];
+
 /* Built before main, so the tables are plain data afterwards and the loops
  * that read them have no first-use branch. */
 __attribute__((constructor)) static void build_tables(void)
@@ -126,8 +156,10 @@ __attribute__((constructor)) static void build_tables(void)
             k |= C_TCHAR;
         if ((c >= 0x20 && c != 0x7f) || c == '\t')
             k |= C_VALUE;
-        if (c > 0x20 && c < 0x7f)
-            k |= C_TARGET;
+        if (c > 0x20 && c < 0x7f && !strchr(target_refused, c))
+            k |= C_QUERY;
+        if ((k & C_QUERY) && c != '?' && !strchr(path_only_refused, c))
+            k |= C_PATH;
         if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
             (c >= 'A' && c <= 'Z') || (c && strchr("-._~!$&'()*+,;=%", c)))
             k |= C_HOST;
@@ -140,6 +172,10 @@ __attribute__((constructor)) static void build_tables(void)
                                             << L_CTL);
         if (k & C_TCHAR)
             tchar_lo[c & 15] |= (unsigned char)(1u << (c >> 4));
+        if (k & C_PATH)
+            path_lo[c & 15] |= (unsigned char)(1u << (c >> 4));
+        if (k & C_QUERY)
+            query_lo[c & 15] |= (unsigned char)(1u << (c >> 4));
     }
     for (int h = 0; h < 8; h++)
         tchar_hi[h] = (unsigned char)(1u << h);
@@ -151,7 +187,7 @@ __attribute__((constructor)) static void build_tables(void)
 #define IS(c, cls) (byte_class[(unsigned char)(c)] & (cls))
 
 /* The scanner: a cursor over buf[0..len) for the walk (stage 2). It holds
- * the events of a window of consecutive blocks, classified in one call
+ * the marks of a window of consecutive blocks, classified in one call
  * when the walk first reaches a block outside it: one indirect call and
  * one tight loop (constants in registers) per up to WINDOW blocks, instead
  * of a call per block. A fill stops early after the block where the head
@@ -171,9 +207,10 @@ struct scanner {
     size_t clean_end;     /* the first byte flagged by ctl, or len */
     size_t carry_at;      /* name_carry below is for the block at this */
     uint64_t name_carry;  /* offset: see note_block */
-    size_t target_block;  /* the one block NOT_TARGET is known for */
-    uint64_t target_mask;
-    uint64_t win[WINDOW + 1]; /* the EVENTS of each block in the window,
+    size_t target_block;  /* the one block NOT_PATH, NOT_QUERY are known */
+    size_t target_from;   /* for, from this offset in it on (struct level) */
+    uint64_t target_mask[2]; /* [0] NOT_QUERY, [1] NOT_PATH */
+    uint64_t win[WINDOW + 1]; /* the MARKS of each block in the window,
                                * then a sentinel (see clean_fields) */
 };
 
@@ -225,7 +262,7 @@ static inline void fill_end(struct scanner *s, const struct fill *f,
 /* Bookkeeping after classifying the block at offset `at`, given its three
  * masks; shared by all levels, so they agree by construction.
  *
- * The block's EVENTS go to *events. A line starts after each LF (and at
+ * The block's MARKS go to *marks. A line starts after each LF (and at
  * offset 0); its name ends at the first non-tchar byte from there. All
  * those ends are found at once by an addition: in the mask of tchar bytes,
  * a line's name is a run of ones beginning at its start bit; adding the
@@ -244,7 +281,7 @@ static inline void fill_end(struct scanner *s, const struct fill *f,
  * result). Bytes past len are ctls too (they read as NUL), but flagged at
  * offsets > len, so they never lower clean_end below len. */
 static inline int note_block(struct fill *f, size_t at, uint64_t not_tchar,
-                             uint64_t lf, uint64_t not_ctl, uint64_t *events)
+                             uint64_t lf, uint64_t not_ctl, uint64_t *marks)
 {
     /* the same as (ctl << 1 | carry) & ~lf, in fewer instructions from
      * the inverted mask the vector levels have */
@@ -257,7 +294,7 @@ static inline int note_block(struct fill *f, size_t at, uint64_t not_tchar,
     uint64_t starts = lf << 1 | f->lf_carry >> 1 | f->name_carry;
     uint64_t sum = ~not_tchar + starts;
     f->name_carry = sum < starts;  /* carried out of bit 63 */
-    *events = (sum & not_tchar) | lf;
+    *marks = (sum & not_tchar) | lf;
     uint64_t lf_before2 = lf << 2 | f->lf_carry;
     f->lf_carry = lf >> 62;
     return (lf & lf_before2) != 0;
@@ -275,13 +312,15 @@ typedef void classify_fn(const char *b, uint64_t *not_tchar, uint64_t *lf,
  * window, from slot block - s->base on, stopping after the block where the
  * head ends; return how many blocks it classified.
  *
- * The last, partial block of the buffer is copied into zeroes first, so no
- * level reads past the caller's buffer (a NUL is in no class, which is
- * what bytes past len must read as). That is done after the loop over the
- * full blocks, not in it: a call to memcpy in the loop would clobber the
- * vector registers, and the compiler reloaded the lookup tables for every
- * block. And in the same call: a small request is often two full blocks
- * and a partial one. */
+ * No level reads past the caller's buffer. For the last, partial block it
+ * classifies the last 64 bytes of the buffer instead, which end where the
+ * buffer does, shifts the masks down to the block's offsets and makes the
+ * bytes past len read as NULs (a NUL is in no class, which is what bytes
+ * past len must read as): a shift and an OR per mask, where a copy into
+ * zeroes cost a memcpy call and a 64-byte clear. Only a buffer shorter
+ * than a block is still copied. That is done after the loop over the full
+ * blocks, not in it, and in the same call: a small request is often two
+ * full blocks and a partial one. */
 static inline __attribute__((always_inline)) size_t
 fill_with(struct scanner *s, size_t block, size_t max, classify_fn *classify)
 {
@@ -298,9 +337,20 @@ fill_with(struct scanner *s, size_t block, size_t max, classify_fn *classify)
         i++;
     }
     if (!end && i < max) {
-        char tail[BLOCK] = {0};
-        memcpy(tail, src + i * BLOCK, s->len - (block + i) * BLOCK);
-        classify(tail, &not_tchar, &lf, &not_ctl);
+        size_t rem = s->len - (block + i) * BLOCK;  /* 0 < rem < BLOCK */
+        if (s->len >= BLOCK) {
+            /* the last 64 bytes of the buffer, their masks moved down to
+             * the block's offsets and the bytes past len made NULs */
+            classify(s->buf + s->len - BLOCK, &not_tchar, &lf, &not_ctl);
+            size_t sh = BLOCK - rem;
+            not_tchar = not_tchar >> sh | ~0ull << rem;
+            lf >>= sh;
+            not_ctl = not_ctl >> sh & ~(~0ull << rem);
+        } else {
+            char tail[BLOCK] = {0};
+            memcpy(tail, src + i * BLOCK, rem);
+            classify(tail, &not_tchar, &lf, &not_ctl);
+        }
         note_block(&f, (block + i) * BLOCK, not_tchar, lf, not_ctl, &win[i]);
         i++;
     }
@@ -309,37 +359,155 @@ fill_with(struct scanner *s, size_t block, size_t max, classify_fn *classify)
 }
 
 /* Each level provides two functions:
- *   fill:   fill_with its classifier;
- *   target: NOT_TARGET for the 64 bytes at b.
+ *   fill:   the MARKS of up to max blocks from `block` on, as fill_with
+ *           describes (the vector levels are fill_with their classifier);
+ *   target: NOT_PATH and NOT_QUERY for the 64 bytes at b, each right from
+ *           bit `from` up to its first set bit at or after it (the walk
+ *           reads no further: see target_end); a level may set every bit
+ *           after that one, and leave those before `from` unspecified.
  * All levels give the same answers; only their speed differs. */
 struct level {
     size_t (*fill)(struct scanner *s, size_t block, size_t max);
-    uint64_t (*target)(const char *b);
+    void (*target)(const char *b, size_t from, uint64_t *not_path,
+                   uint64_t *not_query);
 };
 
-static inline __attribute__((always_inline)) void
-scalar_classify(const char *b, uint64_t *not_tchar, uint64_t *lf,
-                uint64_t *not_ctl)
+/* ---- the scalar level: the same marks, found line by line ------------- */
+
+/* Without vectors, classifying every byte three ways costs more than the
+ * rest of the parse: a field value is most of a head, and all it needs is
+ * where its line ends and whether a control byte is in it. So the scalar
+ * fill walks each block the way the marks read: at a line start, byte by
+ * byte over the name's tchars to its first non-tchar (a mark); then, eight
+ * bytes at a time (SWAR), to the next byte below 0x20 or DEL: a LF is a
+ * mark and starts a line, HTAB is a value byte, anything else is a control
+ * whose next byte, unless it is a LF, is where the clean part ends (see
+ * note_block). It keeps the carries of struct fill exactly as note_block
+ * does, so a window it fills reads the same as a vector level's. */
+
+/* The high bit of each byte of x that is below 0x20 or is DEL (0x7F);
+ * exact, no false positives: bytes >= 0x80 are never flagged. */
+static inline uint64_t swar_low_or_del(uint64_t x)
 {
-    uint64_t t = 0, l = 0, c = 0;
-    for (int j = 0; j < BLOCK; j++) {
-        unsigned k = line_class[(unsigned char)b[j]];
-        t |= (uint64_t)(k >> L_NOT_TCHAR & 1) << j;
-        l |= (uint64_t)(k >> L_LF & 1) << j;
-        c |= (uint64_t)(k >> L_CTL & 1) << j;
-    }
-    *not_tchar = t, *lf = l, *not_ctl = ~c;
+    const uint64_t ones7 = 0x7f7f7f7f7f7f7f7full, high = 0x8080808080808080ull;
+    uint64_t lo = x & ones7;
+    uint64_t ge20 = lo + 0x6060606060606060ull;    /* high bit: lo >= 0x20 */
+    uint64_t del = ((lo ^ ones7) + ones7) | (x ^ ones7); /* high bit clear:
+                                                           * x == 0x7F */
+    return (~(ge20 | x) | ~del) & high;
 }
+
+static inline void scalar_bad(struct fill *f, size_t pos)
+{
+    if (pos < f->clean_end)
+        f->clean_end = pos;
+}
+
+/* The marks and LFs of b[0..lim) (lim < BLOCK: the buffer's last, partial
+ * block, the bytes past it NULs) at offset `at`; f's carries in and out. */
+static inline void scalar_block(const char *b, size_t lim, size_t at,
+                                struct fill *f, uint64_t *marks_out,
+                                uint64_t *lf_out)
+{
+    uint64_t marks = 0, lf = 0;
+    size_t j = 0;
+    int in_name = (int)(f->lf_carry >> 1 & 1) | (int)f->name_carry;
+    int last_ctl = !f->not_ctl_carry;  /* the byte before b[0] */
+    if (last_ctl && b[0] != '\n')
+        scalar_bad(f, at);
+    last_ctl = 0;
+    for (;;) {
+        if (in_name) {
+            while (j < lim && IS(b[j], C_TCHAR))
+                j++;
+            if (j == lim)
+                break;  /* a name runs on (or, lim < BLOCK, ends at a NUL) */
+            marks |= 1ull << j;
+            in_name = 0;
+        }
+        while (j + 8 <= lim) {
+            uint64_t x;
+            memcpy(&x, b + j, 8);
+            uint64_t hit = swar_low_or_del(x);
+            if (hit) {
+                j += (size_t)__builtin_ctzll(hit) / 8;
+                goto found;
+            }
+            j += 8;
+        }
+        while (j < lim && (unsigned char)b[j] >= 0x20 && b[j] != 0x7f)
+            j++;
+        if (j == lim)
+            break;
+    found:
+        if (b[j] == '\r' && j + 1 < lim && b[j + 1] == '\n') {
+            j++;  /* the common case: CRLF, the CR flags nothing */
+            lf |= 1ull << j;
+            marks |= 1ull << j;
+            in_name = 1;
+        } else if (b[j] == '\n') {
+            lf |= 1ull << j;
+            marks |= 1ull << j;
+            in_name = 1;
+        } else if (b[j] != '\t') {
+            /* a control: its next byte is flagged unless it is a LF */
+            if (j + 1 < lim) {
+                if (b[j + 1] != '\n')
+                    scalar_bad(f, at + j + 1);
+            } else {
+                last_ctl = 1;  /* that byte is in the next block */
+            }
+        }
+        j++;
+    }
+    if (lim < BLOCK) {
+        if (in_name)
+            marks |= 1ull << lim;  /* the NUL past len ends the name */
+        in_name = 0;
+        last_ctl = 0;
+    }
+    f->name_carry = (uint64_t)in_name & ~(lf >> 63);
+    f->not_ctl_carry = (uint64_t)!last_ctl;
+    *marks_out = marks;
+    *lf_out = lf;
+}
+
 static size_t scalar_fill(struct scanner *s, size_t block, size_t max)
 {
-    return fill_with(s, block, max, scalar_classify);
+    struct fill f = fill_begin(s, block * BLOCK);
+    uint64_t *win = s->win + (block - s->base);
+    size_t i = 0;
+    int end = 0;
+    while (i < max && !end) {
+        size_t at = (block + i) * BLOCK;
+        size_t lim = s->len - at < BLOCK ? s->len - at : BLOCK;
+        uint64_t lf;
+        scalar_block(s->buf + at, lim, at, &f, &win[i], &lf);
+        /* the head may end in this block: as note_block decides it */
+        uint64_t lf_before2 = lf << 2 | f.lf_carry;
+        f.lf_carry = lf >> 62;
+        end = (lf & lf_before2) != 0;
+        i++;
+    }
+    fill_end(s, &f, (block + i) * BLOCK);
+    return i;
 }
-static uint64_t scalar_target(const char *b)
+
+static void scalar_target(const char *b, size_t from, uint64_t *not_path,
+                          uint64_t *not_query)
 {
-    uint64_t m = 0;
-    for (int i = 0; i < BLOCK; i++)
-        m |= (uint64_t)!IS(b[i], C_TARGET) << i;
-    return m;
+    /* a C_PATH byte is a C_QUERY byte: the first NOT_PATH byte is at or
+     * before the first NOT_QUERY one */
+    size_t i = from;
+    while (i + 4 <= BLOCK && IS(b[i], C_PATH) & IS(b[i + 1], C_PATH) &
+                                 IS(b[i + 2], C_PATH) & IS(b[i + 3], C_PATH))
+        i += 4;
+    while (i < BLOCK && IS(b[i], C_PATH))
+        i++;
+    *not_path = i < BLOCK ? ~0ull << i : 0;
+    while (i < BLOCK && IS(b[i], C_QUERY))
+        i++;
+    *not_query = i < BLOCK ? ~0ull << i : 0;
 }
 
 #ifdef DUCTA_X86
@@ -351,13 +519,20 @@ static uint64_t scalar_target(const char *b)
 #define V16(p) _mm_loadu_si128((const __m128i *)(p))
 #define SPLAT16(c) _mm_set1_epi8((char)(c))
 
-SSE static inline __m128i sse_bad_target(__m128i x)
-{
-    __m128i del = _mm_cmpeq_epi8(x, SPLAT16(0x7f));
-    __m128i ok = _mm_andnot_si128(del, _mm_cmpgt_epi8(x, SPLAT16(0x20)));
-    return _mm_xor_si128(ok, SPLAT16(-1));
-}
 #define SSE_BITS(v) ((uint64_t)(uint16_t)_mm_movemask_epi8(v))
+
+/* NOT_PATH and NOT_QUERY of 16 bytes, or'ed in at bit `at`. */
+SSE static inline void sse_target16(__m128i x, int at, uint64_t *not_path,
+                                    uint64_t *not_query)
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i hi = _mm_shuffle_epi8(
+        V16(tchar_hi), _mm_and_si128(_mm_srli_epi16(x, 4), SPLAT16(0x0f)));
+    __m128i path = _mm_and_si128(_mm_shuffle_epi8(V16(path_lo), x), hi);
+    __m128i query = _mm_and_si128(_mm_shuffle_epi8(V16(query_lo), x), hi);
+    *not_path |= SSE_BITS(_mm_cmpeq_epi8(path, zero)) << at;
+    *not_query |= SSE_BITS(_mm_cmpeq_epi8(query, zero)) << at;
+}
 
 /* One 16-byte piece of a block: its not_tchar, lf and not-ctl bits, or'ed
  * into *tchar, *lf, *not_ctl at bit `at`. */
@@ -388,12 +563,14 @@ SSE static size_t sse42_fill(struct scanner *s, size_t block, size_t max)
 {
     return fill_with(s, block, max, sse42_classify);
 }
-SSE static uint64_t sse42_target(const char *b)
+SSE static void sse42_target(const char *b, size_t from, uint64_t *not_path,
+                             uint64_t *not_query)
 {
-    return SSE_BITS(sse_bad_target(V16(b))) |
-           SSE_BITS(sse_bad_target(V16(b + 16))) << 16 |
-           SSE_BITS(sse_bad_target(V16(b + 32))) << 32 |
-           SSE_BITS(sse_bad_target(V16(b + 48))) << 48;
+    (void)from;  /* a vector level has every bit at once */
+    uint64_t p = 0, q = 0;
+    for (int i = 0; i < BLOCK; i += 16)
+        sse_target16(V16(b + i), i, &p, &q);
+    *not_path = p, *not_query = q;
 }
 
 /* The same again, 32 bytes at a time. */
@@ -401,13 +578,20 @@ SSE static uint64_t sse42_target(const char *b)
 #define V32(p) _mm256_loadu_si256((const __m256i *)(p))
 #define SPLAT(c) _mm256_set1_epi8((char)(c))
 
-AVX static inline __m256i avx_bad_target(__m256i x)
-{
-    __m256i del = _mm256_cmpeq_epi8(x, SPLAT(0x7f));
-    __m256i ok = _mm256_andnot_si256(del, _mm256_cmpgt_epi8(x, SPLAT(0x20)));
-    return _mm256_xor_si256(ok, SPLAT(-1));
-}
 #define AVX_BITS(v) ((uint64_t)(uint32_t)_mm256_movemask_epi8(v))
+#define BCAST(t) _mm256_broadcastsi128_si256(V16(t))
+
+AVX static inline void avx_target32(__m256i x, int at, uint64_t *not_path,
+                                    uint64_t *not_query)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i hi = _mm256_shuffle_epi8(
+        BCAST(tchar_hi), _mm256_and_si256(_mm256_srli_epi16(x, 4), SPLAT(0x0f)));
+    __m256i path = _mm256_and_si256(_mm256_shuffle_epi8(BCAST(path_lo), x), hi);
+    __m256i query = _mm256_and_si256(_mm256_shuffle_epi8(BCAST(query_lo), x), hi);
+    *not_path |= AVX_BITS(_mm256_cmpeq_epi8(path, zero)) << at;
+    *not_query |= AVX_BITS(_mm256_cmpeq_epi8(query, zero)) << at;
+}
 
 /* As sse_16, 32 bytes at a time (PSHUFB looks up within each 16-byte
  * lane, so the tables are broadcast to both lanes). */
@@ -438,10 +622,14 @@ AVX static size_t avx2_fill(struct scanner *s, size_t block, size_t max)
 {
     return fill_with(s, block, max, avx2_classify);
 }
-AVX static uint64_t avx2_target(const char *b)
+AVX static void avx2_target(const char *b, size_t from, uint64_t *not_path,
+                            uint64_t *not_query)
 {
-    return AVX_BITS(avx_bad_target(V32(b))) |
-           AVX_BITS(avx_bad_target(V32(b + 32))) << 32;
+    (void)from;
+    uint64_t p = 0, q = 0;
+    avx_target32(V32(b), 0, &p, &q);
+    avx_target32(V32(b + 32), 32, &p, &q);
+    *not_path = p, *not_query = q;
 }
 #endif
 
@@ -523,22 +711,42 @@ static void refill(struct scanner *s, size_t block)
     size_t left = (s->len - block * BLOCK + BLOCK - 1) / BLOCK;
     s->base = block;
     s->n = active->fill(s, block, left < WINDOW ? left : WINDOW);
-    s->win[s->n] = 3;  /* two events just past the window */
+    s->win[s->n] = 3;  /* two marks just past the window */
 }
 
-static uint64_t load_target(struct scanner *s, size_t block)
+/* The target masks of the buffer's last, partial block (as in fill_with:
+ * bytes past len read as NULs). */
+__attribute__((noinline)) static void
+load_target_tail(struct scanner *s, size_t at, size_t from)
+{
+    size_t rem = s->len - at;
+    if (s->len >= BLOCK) {
+        uint64_t np, nq;
+        size_t sh = BLOCK - rem;
+        active->target(s->buf + s->len - BLOCK, from + sh, &np, &nq);
+        s->target_mask[1] = np >> sh | ~0ull << rem;
+        s->target_mask[0] = nq >> sh | ~0ull << rem;
+        return;
+    }
+    char tail[BLOCK] = {0};
+    memcpy(tail, s->buf + at, rem);
+    active->target(tail, from, &s->target_mask[1], &s->target_mask[0]);
+}
+
+static inline void load_target(struct scanner *s, size_t block, size_t from)
 {
     size_t at = block * BLOCK;
     s->target_block = block;
+    s->target_from = from;
     if (at + BLOCK <= s->len)
-        return s->target_mask = active->target(s->buf + at);
-    char tail[BLOCK] = {0};
-    memcpy(tail, s->buf + at, s->len - at);
-    return s->target_mask = active->target(tail);
+        active->target(s->buf + at, from, &s->target_mask[1],
+                       &s->target_mask[0]);
+    else
+        load_target_tail(s, at, from);
 }
 
-/* The EVENTS of a block (block * BLOCK < len). */
-static inline uint64_t events_of(struct scanner *s, size_t block)
+/* The MARKS of a block (block * BLOCK < len). */
+static inline uint64_t marks_of(struct scanner *s, size_t block)
 {
     size_t i = block - s->base;  /* wraps round if block < base */
     if (i >= s->n) {
@@ -548,15 +756,15 @@ static inline uint64_t events_of(struct scanner *s, size_t block)
     return s->win[i];
 }
 
-/* The offset of the first byte at or after pos that is not a request-
- * target byte, or a value >= len if there is none in the buffer. */
-static size_t target_end(struct scanner *s, size_t pos)
+/* The offset of the first byte at or after pos that ends a target's path
+ * (in_path) or query, or a value >= len if there is none in the buffer. */
+static inline size_t target_end(struct scanner *s, size_t pos, int in_path)
 {
     while (pos < s->len) {
         size_t block = pos / BLOCK;
-        uint64_t m = (block == s->target_block ? s->target_mask
-                                               : load_target(s, block)) >>
-                     (pos % BLOCK);
+        if (block != s->target_block || pos % BLOCK < s->target_from)
+            load_target(s, block, pos % BLOCK);
+        uint64_t m = s->target_mask[in_path] >> (pos % BLOCK);
         if (m)
             return pos + (size_t)__builtin_ctzll(m);
         pos = (block + 1) * BLOCK;
@@ -564,37 +772,37 @@ static size_t target_end(struct scanner *s, size_t pos)
     return pos;
 }
 
-/* The event iterator: the EVENTS of the buffer in order. The next one is
+/* The mark iterator: the MARKS of the buffer in order. The next one is
  * "clear the lowest bit, count trailing zeros": it does not wait for the
  * previous line's name and value to be looked at, so the CPU can work on
  * several lines at once. It lives in the walk's own locals, not in the
  * scanner, so that it stays in registers (the scanner's address is passed
  * to refill, and the header slices the walk stores could, for all the
  * compiler knows, land in it). */
-struct events {
+struct marks {
     size_t block;   /* the block it is in */
-    uint64_t left;  /* that block's events not yet handed out */
+    uint64_t left;  /* that block's marks not yet handed out */
 };
 
 /* Start the iterator at pos, which must be a line start (0 or after a LF):
- * events are only defined relative to line starts. */
-static void events_from(struct scanner *s, struct events *ev, size_t pos)
+ * marks are only defined relative to line starts. */
+static void marks_from(struct scanner *s, struct marks *mk, size_t pos)
 {
-    ev->block = pos / BLOCK;
-    ev->left = pos < s->len
-        ? events_of(s, ev->block) & ~0ull << (pos % BLOCK) : 0;
+    mk->block = pos / BLOCK;
+    mk->left = pos < s->len
+        ? marks_of(s, mk->block) & ~0ull << (pos % BLOCK) : 0;
 }
 
-/* The next event not handed out yet, or len if none is left. */
-static inline size_t next_event(struct scanner *s, struct events *ev)
+/* The next mark not handed out yet, or len if none is left. */
+static inline size_t next_mark(struct scanner *s, struct marks *mk)
 {
-    while (!ev->left) {
-        if ((ev->block + 1) * BLOCK >= s->len)
+    while (!mk->left) {
+        if ((mk->block + 1) * BLOCK >= s->len)
             return s->len;
-        ev->left = events_of(s, ++ev->block);
+        mk->left = marks_of(s, ++mk->block);
     }
-    size_t e = ev->block * BLOCK + (size_t)__builtin_ctzll(ev->left);
-    ev->left &= ev->left - 1;
+    size_t e = mk->block * BLOCK + (size_t)__builtin_ctzll(mk->left);
+    mk->left &= mk->left - 1;
     return e;
 }
 
@@ -651,8 +859,10 @@ const ducta_slice *ducta_header_get(const struct ducta_request *req,
     return NULL;
 }
 
-/* Walk a comma-separated list (RFC 9110 §5.6.1): call back with each
- * non-empty element, trimmed. Returns the first non-zero callback value. */
+/* One step through a comma-separated list (RFC 9110 §5.6.1): from p,
+ * skip separators and OWS, put the next element, trimmed, in *el (empty
+ * at the end of the list), and return where the step stopped (at the ','
+ * after it, or at end). */
 static const char *list_next(const char *p, const char *end, ducta_slice *el)
 {
     while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
@@ -665,18 +875,6 @@ static const char *list_next(const char *p, const char *end, ducta_slice *el)
         e--;
     *el = (ducta_slice){s, (size_t)(e - s)};
     return p;
-}
-
-static int list_has(ducta_slice v, const char *tok, size_t n)
-{
-    const char *p = v.ptr, *end = v.ptr + v.len;
-    ducta_slice el;
-    while (p < end) {
-        p = list_next(p, end, &el);
-        if (slice_ieq(el, tok, n))
-            return 1;
-    }
-    return 0;
 }
 
 /* Content-Length = 1*DIGIT (RFC 9112 §6.3); overflow is an error. */
@@ -698,7 +896,7 @@ static int parse_content_length(ducta_slice v, uint64_t *out)
 /* Transfer-Encoding (RFC 9112 §6.1, §6.3 item 4): chunked must be present,
  * last, and once; any other coding we cannot decode: 501. Several fields
  * are one list (RFC 9110 §5.3), so this is called for each field in
- * order, and *state carries "chunked seen" across them. */
+ * order, and *chunked_seen carries "chunked seen" across them. */
 static int transfer_coding(ducta_slice v, int *chunked_seen)
 {
     const char *p = v.ptr, *end = v.ptr + v.len;
@@ -733,6 +931,9 @@ static int valid_host(ducta_slice v)
             return 0;
         p++;
     } else {
+        while (end - p >= 4 && IS(p[0], C_HOST) & IS(p[1], C_HOST) &
+                                   IS(p[2], C_HOST) & IS(p[3], C_HOST))
+            p += 4;
         while (p < end && IS(*p, C_HOST))
             p++;
     }
@@ -745,10 +946,11 @@ static int valid_host(ducta_slice v)
 }
 
 /* Is this an absolute-form target (RFC 9112 §3.2.2)? If so, point path at
- * its path-abempty and query. scheme = ALPHA *( ALPHA / DIGIT / + - . ) */
-static int absolute_form(struct ducta_request *req)
+ * its path-abempty and query (q: its '?', or NULL). scheme = ALPHA *(
+ * ALPHA / DIGIT / + - . ) */
+static int absolute_form(struct ducta_request *req, const char *q)
 {
-    const char *p = req->target.ptr, *end = p + req->target.len;
+    const char *p = req->target.ptr, *end = q ? q : p + req->target.len;
     if (p == end || !((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'))
         return 0;
     while (p < end && ((((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')) ||
@@ -759,7 +961,7 @@ static int absolute_form(struct ducta_request *req)
         return 0;
     p += 3;
     const char *auth = p;
-    while (p < end && *p != '/' && *p != '?' && *p != '#')
+    while (p < end && *p != '/')
         p++;
     if (p == auth)
         return -1;  /* no authority */
@@ -767,14 +969,11 @@ static int absolute_form(struct ducta_request *req)
     /* userinfo ("user@host") in a target is an error (RFC 9110 §4.2.4) */
     if (!valid_host(req->authority))
         return -1;
-    const char *q = memchr(p, '?', (size_t)(end - p));
     static const char root[] = "/";
-    if (q == p || p == end)
+    if (p == end)
         req->path = (ducta_slice){root, 1};  /* "http://h" means "/" */
     else
-        req->path = (ducta_slice){p, (size_t)((q ? q : end) - p)};
-    req->query = q ? (ducta_slice){q + 1, (size_t)(end - q - 1)}
-                   : (ducta_slice){end, 0};
+        req->path = (ducta_slice){p, (size_t)(end - p)};
     return 1;
 }
 
@@ -782,10 +981,13 @@ static int absolute_form(struct ducta_request *req)
 
 /* The fields that decide how a request is framed, as the walk meets them.
  * Looking at each name while the walk has it in hand saves a second pass
- * over the fields. */
+ * over the fields. Lines of one name are one list (RFC 9110 §5.3), so what
+ * is kept of Connection and Expect is what any of their lines said, never
+ * "the last one". */
 struct framing {
     int hosts, lengths, te, chunked;
-    ducta_slice conn, expect;  /* .ptr NULL when absent */
+    uint8_t conn_close, conn_keep;        /* "close", "keep-alive" seen */
+    uint8_t expect_continue, expect_other; /* "100-continue", another */
 };
 
 /* Is this field name the lower-case literal lit (of the same length)? Names
@@ -832,6 +1034,42 @@ static inline int maybe_framing(ducta_slice name)
            (word4(name.ptr) | 0x20202020u) == word4(heads[name.len]);
 }
 
+/* The members of one Connection line (RFC 9110 §7.6.1). */
+static void connection_options(struct framing *f, ducta_slice v)
+{
+    /* the common value first: one word compare, not a list walk (the
+     * OR-0x20 trick of name_is is exact for letters and '-' in any field
+     * value, since a value never holds the CR it could match) */
+    if (v.len == 10 && NAME_IS(v, "keep-alive")) {
+        f->conn_keep = 1;
+        return;
+    }
+    const char *p = v.ptr, *end = v.ptr + v.len;
+    ducta_slice el;
+    while (p < end) {
+        p = list_next(p, end, &el);
+        if (SLICE_IEQ(el, "close"))
+            f->conn_close = 1;
+        else if (SLICE_IEQ(el, "keep-alive"))
+            f->conn_keep = 1;
+    }
+}
+
+/* The members of one Expect line (RFC 9110 §10.1.1): 100-continue is the
+ * only expectation there is; empty members are no expectation (§5.6.1). */
+static void expectations(struct framing *f, ducta_slice v)
+{
+    const char *p = v.ptr, *end = v.ptr + v.len;
+    ducta_slice el;
+    while (p < end) {
+        p = list_next(p, end, &el);
+        if (SLICE_IEQ(el, "100-continue"))
+            f->expect_continue = 1;
+        else if (el.len)
+            f->expect_other = 1;
+    }
+}
+
 /* Out of line: it is rare, and its calls would otherwise crowd the walk's
  * registers. */
 __attribute__((noinline)) static ssize_t note_field(struct framing *f,
@@ -852,11 +1090,11 @@ __attribute__((noinline)) static ssize_t note_field(struct framing *f,
         break;
     case 6:
         if (NAME_IS(name, "expect"))
-            f->expect = value;
+            expectations(f, value);
         break;
     case 10:
         if (NAME_IS(name, "connection"))
-            f->conn = value;
+            connection_options(f, value);
         break;
     case 14:
         if (NAME_IS(name, "content-length")) {
@@ -894,30 +1132,32 @@ static ssize_t check_framing(const struct ducta_limits *lim,
     } else if (req->content_length > lim->max_body) {
         return -413;
     }
-    if (f->expect.ptr) {
-        /* RFC 9110 §10.1.1: 100-continue is the only expectation */
-        if (!SLICE_IEQ(f->expect, "100-continue"))
-            return -417;
-        req->expect_continue = req->minor_version == 1;
-    }
-    if (req->minor_version == 1)
-        /* the common value first: one word compare, not a list walk (the
-         * OR-0x20 trick of name_is is exact for letters and '-' in any
-         * field value, since a value never holds the CR it could match) */
-        req->keep_alive = !f->conn.ptr ||
-                          (f->conn.len == 10 && NAME_IS(f->conn, "keep-alive")) ||
-                          !list_has(f->conn, "close", 5);
-    else
-        req->keep_alive = f->conn.ptr && list_has(f->conn, "keep-alive", 10);
+    /* RFC 9110 §10.1.1: an expectation we cannot meet may be a 417; an
+     * HTTP/1.0 client's 100-continue MUST be ignored */
+    if (f->expect_other)
+        return -417;
+    req->expect_continue = f->expect_continue && req->minor_version == 1;
+    /* RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only if asked; and
+     * a "close" anywhere in the list wins (§9.6) */
+    req->keep_alive = !f->conn_close &&
+                      (req->minor_version == 1 || f->conn_keep);
     return (ssize_t)head_len;
 }
 
-/* The request-target's form decides what it may be (§3.2). */
-static ssize_t check_target(struct ducta_request *req)
+/* The request-target's form decides what it may be (§3.2). q is its '?'
+ * (the start of the query), or NULL; the walk has found it already, and
+ * checked the bytes (TARGET), so no '#' is in it either. */
+static ssize_t check_target(struct ducta_request *req, const char *q)
 {
-    const char *t = req->target.ptr;
+    const char *t = req->target.ptr, *end = t + req->target.len;
+    req->query = q ? (ducta_slice){q + 1, (size_t)(end - q - 1)}
+                   : (ducta_slice){end, 0};
     if (req->method.len == 7 && memcmp(req->method.ptr, "CONNECT", 7) == 0)
         return -501;  /* authority-form: we are not a tunnel */
+    if (t[0] == '/') {  /* origin-form (§3.2.1) */
+        req->path = (ducta_slice){t, (size_t)((q ? q : end) - t)};
+        return 0;
+    }
     if (req->target.len == 1 && t[0] == '*') {
         /* asterisk-form: OPTIONS only (§3.2.4) */
         if (req->method.len != 7 || memcmp(req->method.ptr, "OPTIONS", 7))
@@ -925,28 +1165,60 @@ static ssize_t check_target(struct ducta_request *req)
         req->path = req->target;
         return 0;
     }
-    /* a fragment is never part of a request-target (§3.2) */
-    if (memchr(t, '#', req->target.len))
-        return -400;
-    if (t[0] == '/') {  /* origin-form (§3.2.1) */
-        const char *q = memchr(t, '?', req->target.len);
-        const char *end = t + req->target.len;
-        req->path = (ducta_slice){t, (size_t)((q ? q : end) - t)};
-        req->query = q ? (ducta_slice){q + 1, (size_t)(end - q - 1)}
-                       : (ducta_slice){end, 0};
-        return 0;
-    }
-    return absolute_form(req) == 1 ? 0 : -400;
+    return absolute_form(req, q) == 1 ? 0 : -400;
 }
 
-/* A request that is not complete yet: is it already past a limit? */
-static ssize_t incomplete(const struct ducta_limits *lim,
-                          struct ducta_parser *ps, size_t len, int in_line)
+/* RFC 9112 §3: a method longer than any the server implements SHOULD be
+ * a 501. ducta's routes know seven (OPTIONS is the longest); the bound
+ * leaves room for every method registered with IANA (the longest,
+ * UPDATEREDIRECTREF, has 17 bytes), which the router answers 405 or 404,
+ * so the parser need not follow the route table. Longer: 501, whatever
+ * else the line holds. */
+enum { METHOD_MAX = 20 };
+
+/* The longest run of tchars starting buf is longer than METHOD_MAX. */
+static int method_too_long(const char *buf, size_t len)
 {
-    if (in_line && len > lim->max_request_line)
+    size_t n = len < METHOD_MAX + 1 ? len : METHOD_MAX + 1;
+    for (size_t i = 0; i < n; i++)
+        if (!IS(buf[i], C_TCHAR))
+            return 0;
+    return n > METHOD_MAX;
+}
+
+/* a + b, or SIZE_MAX if that overflows (a limit of "any size") */
+static inline size_t add_sat(size_t a, size_t b)
+{
+    return a + b < a ? SIZE_MAX : a + b;
+}
+
+/* A request line that is not complete yet: is it already past a limit? */
+__attribute__((noinline)) static ssize_t
+incomplete_line(const struct ducta_limits *lim, struct ducta_parser *ps,
+                const char *buf, size_t len)
+{
+    if (method_too_long(buf, len))
+        return -501;
+    if (len > lim->max_request_line)
         return -414;
-    if (len >= lim->max_head)
+    ps->scanned = len;
+    return DUCTA_PARSE_INCOMPLETE;
+}
+
+/* A request that is not complete yet: is it already past a limit? The
+ * request line (line_len bytes with its CRLF, 0 while it is not complete)
+ * is bounded by max_request_line, the field lines after it by max_head. */
+static inline ssize_t incomplete(const struct ducta_limits *lim,
+                                 struct ducta_parser *ps, const char *buf,
+                                 size_t len, size_t line_len)
+{
+    if (!line_len) {
+        return incomplete_line(lim, ps, buf, len);
+    } else if (line_len > lim->max_request_line) {
+        return -414;
+    } else if (len - line_len >= lim->max_head) {
         return -431;
+    }
     ps->scanned = len;
     return DUCTA_PARSE_INCOMPLETE;
 }
@@ -967,35 +1239,39 @@ static int may_have_ended(const char *buf, size_t from, size_t len)
 }
 
 /* The walk's fast path, apart so that it is a leaf: with no call in its
- * loop, the compiler keeps its state in registers, above all the event
- * iterator's mask, which each event's "clear the lowest bit" hands on to
+ * loop, the compiler keeps its state in registers, above all the mark
+ * iterator's mask, which each mark's "clear the lowest bit" hands on to
  * the next. Inside the walk, which must call out (refills, note_field),
- * that state was spilled to the stack, and every event waited for a store
+ * that state was spilled to the stack, and every mark waited for a store
  * and a load. It takes the field lines that need nothing but slicing: both
- * events in the window, clean (see struct scanner), within the limits. It
+ * marks in the window, clean (see struct scanner), within the limits. It
  * starts at c->p with the header slot c->h, takes lines while an LF is
- * before lf_end (the head's length limit) and a slot is before hend. It
- * stops, with c->p the start of the line after the last it took, and
- * returns
- *   CLEAN_FRAMING  after a line whose name may be a framing field: the
- *                  walk gives it to note_field and calls again;
+ * before lf_end (the head's length limit) and a slot is before hend, at
+ * most FRAMING_BATCH of them. It stops, with c->p the start of the line
+ * after the last it took, and returns
  *   CLEAN_END      at the CRLF that ends the head, c->p after it;
  *   CLEAN_OTHER    at a line that needs more, not begun: the walk restarts
  *                  its iterator there and takes that line itself.
- * So every result is the walk's own. */
-enum { CLEAN_OTHER, CLEAN_FRAMING, CLEAN_END };
+ * The lines whose names may be framing fields it does not stop for: it
+ * marks them in c->framing (bit k for the k-th line it took, counted from
+ * the last), and the walk gives them to note_field in order before it goes
+ * on, so every result is the walk's own, errors in the same order. */
+enum { CLEAN_OTHER, CLEAN_END, FRAMING_BATCH = 64 };
 /* In and out through one pointer: one register held for the exit, not
  * two (an earlier version took p and req apart, and spilled in the loop). */
 struct cursor {
-    size_t p;        /* the start of the next line */
-    ducta_header *h; /* the next header slot */
+    size_t p;          /* the start of the next line */
+    ducta_header *h;   /* the next header slot */
+    uint64_t framing;  /* out: the lines taken that may be framing fields,
+                        * the last one taken at bit 0 */
 };
 __attribute__((noinline)) static int
 clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
-             ducta_header *const hend)
+             ducta_header *hend)
 {
     size_t p = c->p;
     ducta_header *h = c->h;
+    uint64_t framing = 0;
     int stop = CLEAN_OTHER;
     /* Few live values, so that none is spilled: the window as a pointer
      * and the offset of its block, one bound for lf (the clean one, the
@@ -1005,13 +1281,15 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
     const uint64_t *w = s->win + (p / BLOCK - s->base);
     size_t at = p / BLOCK * BLOCK;
     uint64_t left = *w & ~0ull << (p % BLOCK);
-    /* The window ends with a sentinel, two events just past it, and lf
+    /* The window ends with a sentinel, two marks just past it, and lf
      * must be before the window's end too: so the loops below need no
      * check of the window's end. */
     if (lf_end > s->clean_end)
         lf_end = s->clean_end;
     if (lf_end > (s->base + s->n) * BLOCK)
         lf_end = (s->base + s->n) * BLOCK;
+    if (hend - h > FRAMING_BATCH)  /* the bits of c->framing */
+        hend = h + FRAMING_BATCH;
     for (;;) {
         while (!left) {
             left = *++w;
@@ -1027,7 +1305,7 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
         left &= left - 1;
         /* lf < clean_end <= len first: then n < lf is in the buffer too */
         if (lf >= lf_end || buf[n] != ':' || n == p || h >= hend) {
-            /* the empty line: CR is not a tchar, so its first event is
+            /* the empty line: CR is not a tchar, so its first mark is
              * its first byte, and its LF is the byte after (a real LF,
              * not the sentinel: lf < lf_end) */
             if (n == p && lf == p + 1 && lf < lf_end && buf[p] == '\r') {
@@ -1051,14 +1329,12 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
         }
         *h++ = (ducta_header){name, {buf + vs, ve - vs}};
         p = lf + 1;
-        if (maybe_framing(name)) {
-            stop = CLEAN_FRAMING;
-            goto out;
-        }
+        framing = framing << 1 | (uint64_t)maybe_framing(name);
     }
 out:
     c->p = p;
     c->h = h;
+    c->framing = framing;
     return stop;
 }
 
@@ -1070,8 +1346,19 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
      * the end of the head; the whole head is walked once, when complete. */
     if (ps->scanned) {
         size_t from = ps->scanned > 3 ? ps->scanned - 3 : 0;
-        if (!may_have_ended(buf, from, len))
-            return incomplete(lim, ps, len, memchr(buf, '\n', len) == NULL);
+        if (!may_have_ended(buf, from, len)) {
+            /* short of every limit whatever the line's length: no search
+             * for where the request line ends (and the method was judged
+             * on an earlier call once that had more than METHOD_MAX bytes) */
+            if (len < lim->max_head && len <= lim->max_request_line &&
+                (ps->scanned > METHOD_MAX || !method_too_long(buf, len))) {
+                ps->scanned = len;
+                return DUCTA_PARSE_INCOMPLETE;
+            }
+            const char *lf = memchr(buf, '\n', len);
+            return incomplete(lim, ps, buf, len,
+                              lf ? (size_t)(lf - buf) + 1 : 0);
+        }
     }
     struct scanner s;
     scanner_init(&s, buf, len);
@@ -1087,19 +1374,29 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
     req->nparams = req->nheaders = 0;
 
     /* request-line = method SP request-target SP HTTP-version CRLF (§3)
-     * The method ends at the first event: the first non-tchar byte. */
-    struct events ev;
-    events_from(&s, &ev, 0);
-    size_t p = next_event(&s, &ev);
+     * The method ends at the first mark: the first non-tchar byte. */
+    struct marks mk;
+    marks_from(&s, &mk, 0);
+    size_t p = next_mark(&s, &mk);
+    if (p > METHOD_MAX)
+        return -501;
     if (p >= len)
-        return incomplete(lim, ps, len, 1);
+        return incomplete(lim, ps, buf, len, 0);
     if (buf[p] != ' ' || p == 0)
         return -400;
     req->method = (ducta_slice){buf, p};
+    /* request-target: the path, up to the first byte that may not be in
+     * it; if that is '?', the query after it, up to a byte that may not be
+     * in that (TARGET); then the SP */
     size_t t = p + 1;
-    p = target_end(&s, t);
+    const char *q = NULL;
+    p = target_end(&s, t, 1);
+    if (p < len && buf[p] == '?') {
+        q = buf + p;
+        p = target_end(&s, p + 1, 0);
+    }
     if (p >= len)
-        return incomplete(lim, ps, len, 1);
+        return incomplete(lim, ps, buf, len, 0);
     if (buf[p] != ' ' || p == t)
         return -400;
     req->target = (ducta_slice){buf + t, p - t};
@@ -1114,56 +1411,66 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
             if ((i == 5 || i == 7) ? (v[i] < '0' || v[i] > '9')
                                     : v[i] != proto[i])
                 return -400;
-        return incomplete(lim, ps, len, 1);
+        return incomplete(lim, ps, buf, len, 0);
     }
     if (memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[8] != '\r' ||
         v[9] != '\n' || v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9')
         return -400;
-    if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
-        return -505;  /* also the HTTP/2 preface "PRI * HTTP/2.0" */
-    req->minor_version = v[7] - '0';
+    /* RFC 9110 §2.5: a later minor version of a major version we implement
+     * is read as the highest minor we implement, 1.1; another major
+     * version (the HTTP/2 preface "PRI * HTTP/2.0" too) is a 505
+     * (§15.6.6) */
+    if (v[5] != '1')
+        return -505;
+    req->minor_version = v[7] != '0';
     p += 10;
     if (p > lim->max_request_line)
         return -414;
-    ssize_t rc = check_target(req);
+    const size_t line_len = p;
+    ssize_t rc = check_target(req, q);
     if (rc)
         return rc;
 
     /* field-line = field-name ":" OWS field-value OWS CRLF (§5)
-     * Each line is two events: where its name ends, where it ends. Neither
+     * Each line is two marks: where its name ends, where it ends. Neither
      * is found by a scan from the start of the line (see note_block).
      * clean_fields takes the lines it can; the rest of the loop takes one
      * line it could not, byte-exact, and reports what is wrong with it. */
     /* Limits in locals: the header slices stored below are size_t, so the
-     * compiler would otherwise reload *lim after every store. */
-    const size_t max_head = lim->max_head, max_headers = lim->max_headers;
+     * compiler would otherwise reload *lim after every store. max_head
+     * bounds the field section, after the request line: head_max is where
+     * it must have ended. */
+    const size_t head_max = add_sat(line_len, lim->max_head);
+    const size_t max_headers = lim->max_headers;
     struct framing f = {0};
     for (;;) {
         if (p < len && p / BLOCK - s.base < s.n) {
-            struct cursor c = {p, req->headers + req->nheaders};
-            int stop = clean_fields(&s, &c, max_head,
+            struct cursor c = {p, req->headers + req->nheaders, 0};
+            int stop = clean_fields(&s, &c, head_max,
                                     req->headers + max_headers);
             p = c.p;
             req->nheaders = (size_t)(c.h - req->headers);
-            if (stop == CLEAN_END)
-                break;
-            if (stop == CLEAN_FRAMING) {
-                const ducta_header *hd = &req->headers[req->nheaders - 1];
+            /* the framing fields among the lines it took, in order */
+            for (uint64_t fr = c.framing; fr;) {
+                int k = 63 - __builtin_clzll(fr);
+                fr ^= 1ull << k;
+                const ducta_header *hd = c.h - 1 - k;
                 if ((rc = note_field(&f, req, hd->name, hd->value)) != 0)
                     return rc;
-                continue;
             }
+            if (stop == CLEAN_END)
+                break;
         }
-        events_from(&s, &ev, p);
-        size_t n = next_event(&s, &ev);  /* the first non-tchar byte */
+        marks_from(&s, &mk, p);
+        size_t n = next_mark(&s, &mk);  /* the first non-tchar byte */
         if (n >= len)
-            return incomplete(lim, ps, len, 0);
+            return incomplete(lim, ps, buf, len, line_len);
         if (buf[n] != ':' || n == p) {
             /* the empty line that ends the head (CR is not a tchar, so
-             * the line's first event is its first byte) */
+             * the line's first mark is its first byte) */
             if (n == p && buf[p] == '\r') {
                 if (p + 1 >= len)
-                    return incomplete(lim, ps, len, 0);
+                    return incomplete(lim, ps, buf, len, line_len);
                 if (buf[p + 1] != '\n')
                     return -400;
                 p += 2;
@@ -1182,7 +1489,7 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
          * value ends there, and there is nothing to check (the CR also
          * stops the OWS loop). Otherwise (an error, or no LF yet) find its
          * end byte by byte and check what it is. */
-        size_t lf = next_event(&s, &ev);  /* the LF after the colon */
+        size_t lf = next_mark(&s, &mk);  /* the LF after the colon */
         if (lf < s.clean_end && buf[lf - 1] == '\r') {
             while (buf[vs] == ' ' || buf[vs] == '\t')
                 vs++;
@@ -1192,7 +1499,7 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
                 vs++;
             p = value_end(buf, vs, len);
             if (p + 1 >= len)
-                return incomplete(lim, ps, len, 0);
+                return incomplete(lim, ps, buf, len, line_len);
             if (buf[p] != '\r' || buf[p + 1] != '\n')
                 return -400;  /* bare CR, bare LF, NUL or another control */
         }
@@ -1200,14 +1507,14 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
         while (ve > vs && (buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
             ve--;
         p += 2;
-        if (p > max_head || req->nheaders >= max_headers)
+        if (p > head_max || req->nheaders >= max_headers)
             return -431;
         ducta_slice value = {buf + vs, ve - vs};
         req->headers[req->nheaders++] = (ducta_header){name, value};
         if (maybe_framing(name) && (rc = note_field(&f, req, name, value)))
             return rc;
     }
-    if (p > lim->max_head)
+    if (p > head_max)
         return -431;
     req->body = (ducta_slice){buf + p, 0};
     return check_framing(lim, req, &f, p);
@@ -1215,10 +1522,21 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
 
 /* ---- chunked bodies (RFC 9112 §7.1) ------------------------------------ */
 
+/* chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ * chunk-ext-name = token; chunk-ext-val = token / quoted-string (§7.1.1),
+ * BWS = *( SP / HTAB ). One state per place in that grammar, so that an
+ * extension split across reads resumes where it stopped. */
 enum {
     CK_SIZE,       /* hex digits of chunk-size */
-    CK_EXT_BWS,    /* after the size: whitespace until ';' or CR */
-    CK_EXT,        /* after ';': the extension, up to CR */
+    CK_EXT_BWS,    /* after the size or a value: CR, ';', or BWS */
+    CK_EXT_SEMI,   /* after BWS there: only more BWS, then ';' */
+    CK_EXT_NAME0,  /* after ';': BWS, then the name's first byte */
+    CK_EXT_NAME,   /* in the name: tchars, then '=', ';', CR or BWS */
+    CK_EXT_EQ,     /* BWS after the name: '=' or ';' */
+    CK_EXT_VAL0,   /* after '=': BWS, then a token or '"' */
+    CK_EXT_TOKEN,  /* in a token value */
+    CK_EXT_QUOTED, /* in a quoted-string value */
+    CK_EXT_QPAIR,  /* after its '\\' */
     CK_SIZE_LF,    /* the LF ending the size line */
     CK_DATA,       /* chunk-data */
     CK_DATA_CR,    /* the CRLF after chunk-data */
@@ -1229,7 +1547,47 @@ enum {
     CK_TRAILER_LF,
     CK_LAST_LF,
     CK_DONE,
+    CK_BAD,        /* not a state: chunk_ext_step's "no" */
 };
+
+/* The extension state after byte c in state st (one of CK_EXT_*), or
+ * CK_SIZE_LF at the CR that ends the line, or CK_BAD. */
+static uint8_t chunk_ext_step(uint8_t st, char c)
+{
+    int ws = c == ' ' || c == '\t';
+    switch (st) {
+    case CK_EXT_BWS:     /* also where a name or a token value ends */
+    case CK_EXT_NAME:
+    case CK_EXT_TOKEN:
+        if (c == '\r')
+            return CK_SIZE_LF;
+        if (c == ';')
+            return CK_EXT_NAME0;
+        if (ws)
+            return st == CK_EXT_NAME ? CK_EXT_EQ : CK_EXT_SEMI;
+        if (st == CK_EXT_NAME && c == '=')
+            return CK_EXT_VAL0;
+        return st != CK_EXT_BWS && IS(c, C_TCHAR) ? st : CK_BAD;
+    case CK_EXT_SEMI:  /* BWS belongs before a ';' only */
+        return c == ';' ? CK_EXT_NAME0 : ws ? st : CK_BAD;
+    case CK_EXT_EQ:
+        return c == '=' ? CK_EXT_VAL0 : c == ';' ? CK_EXT_NAME0
+               : ws ? st : CK_BAD;
+    case CK_EXT_NAME0:
+        return IS(c, C_TCHAR) ? CK_EXT_NAME : ws ? st : CK_BAD;
+    case CK_EXT_VAL0:
+        return IS(c, C_TCHAR) ? CK_EXT_TOKEN : c == '"' ? CK_EXT_QUOTED
+               : ws ? st : CK_BAD;
+    case CK_EXT_QUOTED:
+        /* qdtext = HTAB / SP / 0x21 / 0x23-5B / 0x5D-7E / obs-text
+         * (RFC 9110 §5.6.4) */
+        return c == '"' ? CK_EXT_BWS : c == '\\' ? CK_EXT_QPAIR
+               : IS(c, C_VALUE) ? st : CK_BAD;
+    case CK_EXT_QPAIR:  /* quoted-pair = "\\" ( HTAB / SP / VCHAR / obs-text ) */
+        return IS(c, C_VALUE) ? CK_EXT_QUOTED : CK_BAD;
+    }
+    return CK_BAD;
+}
 
 ssize_t ducta_parse_chunked(struct ducta_chunked *ck,
                             const struct ducta_limits *lim, char *body,
@@ -1264,24 +1622,19 @@ ssize_t ducta_parse_chunked(struct ducta_chunked *ck,
             break;
         }
         case CK_EXT_BWS:
-            /* chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ):
-             * after the size, only whitespace until ';' or the CR */
-            if (c == '\r')
-                ck->state = CK_SIZE_LF;
-            else if (c == ';')
-                ck->state = CK_EXT;
-            else if (c != ' ' && c != '\t')
-                return -400;
+        case CK_EXT_SEMI:
+        case CK_EXT_NAME0:
+        case CK_EXT_NAME:
+        case CK_EXT_EQ:
+        case CK_EXT_VAL0:
+        case CK_EXT_TOKEN:
+        case CK_EXT_QUOTED:
+        case CK_EXT_QPAIR:
+            /* extensions we skip, but only well-formed and only so many
+             * bytes of them: nobody uses them for good */
             if (++ck->ext_len > DUCTA_MAX_CHUNK_EXT)
                 return -400;
-            in++;
-            break;
-        case CK_EXT:
-            /* The extension itself we skip, but only bytes a field value
-             * may hold, and only so many: nobody uses them for good */
-            if (c == '\r')
-                ck->state = CK_SIZE_LF;
-            else if (!IS(c, C_VALUE) || ++ck->ext_len > DUCTA_MAX_CHUNK_EXT)
+            if ((ck->state = chunk_ext_step(ck->state, c)) == CK_BAD)
                 return -400;
             in++;
             break;

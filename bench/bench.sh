@@ -23,12 +23,17 @@
 #       smoke — every server answers every endpoint right (status, body
 #         bytes, type) and survives SMOKE_DUR s of wrk per endpoint; exits
 #         non-zero on any failure. Run by `./build.sh test`.
-#       parse — the request parser alone, against http-parser 2.9, in one
-#         process over bench/corpus/*.txt (bench/bench_parse.c): ns/request
-#         and MB/s per SIMD level, and a request arriving in pieces.
+#       parse — the request parser alone, against picohttpparser (with and
+#         without SSE4.2; its source fetched with cargo, as the
+#         picohttpparser-sys crate publishes it, into build/pico, never
+#         committed) and http-parser 2.9, in one process over
+#         bench/corpus/*.txt (bench/bench_parse.c): ns/request, GB/s and
+#         ducta/pico per SIMD level, per file and for the whole corpus, and
+#         a request arriving in pieces.
 #         Knobs: REPS [11] repetitions (median shown), MS [40] ms per
-#         repetition, OFFSET [0] input this many bytes past a 64-byte
-#         boundary, PARSE_CPU [none] pin to this CPU, CC [cc].
+#         repetition (the thread's CPU time; CLOCK=wall for wall time),
+#         OFFSET [0] input this many bytes past a 64-byte boundary,
+#         PARSE_CPU [none] pin to this CPU, CC [cc].
 #       conns — ducta against nginx as connections pile up
 #         (bench/conns.sh): wrk -t1 -cN --latency at N = each of LEVELS
 #         with each server's RSS while they are open; bytes per idle
@@ -688,33 +693,73 @@ chmod 755 "$TMP"   # nginx's worker runs as an unprivileged user
 
 # ------------------------------------------------------------------ bench: parse
 
+# pico_source: print the directory holding picohttpparser.c, as the
+# picohttpparser-sys crate publishes it: a throw-away Cargo project in
+# build/pico depends on the crate, and cargo fetches it into its registry.
+pico_source() {
+    local dir=$ROOT/build/pico src
+    command -v cargo >/dev/null || die "no cargo (for picohttpparser's source); install Rust's cargo"
+    mkdir -p "$dir/src"
+    cat >"$dir/Cargo.toml" <<'EOF_TOML'
+[package]
+name = "pico-fetch"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+picohttpparser-sys = "=1.0.0"
+EOF_TOML
+    echo 'fn main() {}' >"$dir/src/main.rs"
+    cargo fetch -q --manifest-path "$dir/Cargo.toml" >&2 || die "cargo fetch of picohttpparser-sys failed"
+    src=$(cargo metadata -q --format-version 1 --manifest-path "$dir/Cargo.toml" |
+          grep -o '"manifest_path":"[^"]*picohttpparser-sys[^"]*"' | head -n 1 |
+          sed 's/^"manifest_path":"//; s/Cargo.toml"$//')
+    [[ -f $src/deps/picohttpparser/picohttpparser.c ]] || die "picohttpparser.c not found under '$src'"
+    echo "$src/deps/picohttpparser"
+}
+
 bench_parse() {
-    local cc=${CC:-cc} bin=$ROOT/build/bench_parse pin=() cpu tpc
+    local cc=${CC:-cc} bin=$ROOT/build/bench_parse pin=() cpu tpc pico f
     command -v "$cc" >/dev/null || die "no C compiler ($cc); apt-get install -y gcc"
     need_files libhttp-parser-dev:/usr/include/http_parser.h
     mkdir -p "$ROOT/build"
-    # the release flags of build.sh, plus the parser and http-parser
-    $cc -std=gnu11 -O2 -Wall -Wextra -Werror -pthread ${EXTRA_CFLAGS:-} -I"$ROOT" \
-        -o "$bin" "$ROOT/bench/bench_parse.c" "$ROOT/parse.c" -lhttp_parser ||
+    pico=$(pico_source)
+    # pico twice: its SSE4.2 path, and its scalar path with every public
+    # name prefixed, so both link into one process
+    $cc -O2 -msse4.2 -c -o "$ROOT/build/pico/pico-sse42.o" "$pico/picohttpparser.c" ||
+        die "building picohttpparser failed"
+    local rename=()
+    for f in phr_parse_request phr_parse_response phr_parse_headers phr_decode_chunked \
+             phr_decode_chunked_is_in_data; do
+        rename+=("-D$f=pico_scalar_$f")
+    done
+    $cc -O2 -mno-sse4.2 "${rename[@]}" -c -o "$ROOT/build/pico/pico-scalar.o" \
+        "$pico/picohttpparser.c" || die "building picohttpparser (scalar) failed"
+    # the release flags of build.sh, plus the parser, pico and http-parser
+    $cc -std=gnu11 -O2 -Wall -Wextra -Werror -pthread ${EXTRA_CFLAGS:-} -I"$ROOT" -I"$pico" \
+        -o "$bin" "$ROOT/bench/bench_parse.c" "$ROOT/parse.c" \
+        "$ROOT/build/pico/pico-sse42.o" "$ROOT/build/pico/pico-scalar.o" -lhttp_parser ||
         die "building bench_parse failed"
     [[ -n ${PARSE_CPU:-} ]] && pin=(taskset -c "$PARSE_CPU")
     cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
     tpc=$(lscpu 2>/dev/null | awk -F': *' '/^Thread\(s\) per core/ { print $2 }') || true
     echo "# ducta benchmark: parse"
     echo
-    echo "command:  REPS=${REPS:-11} MS=${MS:-40} OFFSET=${OFFSET:-0} PARSE_CPU=${PARSE_CPU:-}" \
+    echo "command:  REPS=${REPS:-11} MS=${MS:-40} OFFSET=${OFFSET:-0} PARSE_CPU=${PARSE_CPU:-} CLOCK=${CLOCK:-}" \
          "bench/bench.sh parse"
     echo "          (what \`./build.sh bench parse\` runs once it has built ./ducta)"
     echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "machine:  nproc=$(nproc), kernel $(uname -r), CPU \"$cpu\", threads/core ${tpc:-?}"
-    echo "compiler: $($cc --version | head -n 1); flags -std=gnu11 -O2 ${EXTRA_CFLAGS:-}"
+    echo "compiler: $($cc --version | head -n 1); flags -std=gnu11 -O2 ${EXTRA_CFLAGS:-}" \
+         "(pico: -O2 -msse4.2, and -O2 -mno-sse4.2)"
+    echo "pico:     $pico"
     echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15-min load average at the start)"
     echo
-    (cd "$ROOT/bench/corpus" && wc -c tfb.txt browser.txt big.txt pipelined16.txt | sed 's/^/    /')
+    local files=(tfb.txt browser.txt big.txt pipelined16.txt api-post.txt curl-get.txt http10.txt)
+    (cd "$ROOT/bench/corpus" && wc -c "${files[@]}" | sed 's/^/    /')
     echo
-    "${pin[@]}" "$bin" "$ROOT/bench/corpus/tfb.txt" "$ROOT/bench/corpus/browser.txt" \
-        "$ROOT/bench/corpus/big.txt" "$ROOT/bench/corpus/pipelined16.txt" ||
-        die "bench_parse failed"
+    "${pin[@]}" "$bin" "${files[@]/#/$ROOT/bench/corpus/}" || die "bench_parse failed"
     echo
     echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }

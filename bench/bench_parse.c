@@ -1,13 +1,25 @@
 /*
- * bench/bench_parse.c — ducta's request parser against http-parser 2.9,
- * in one process, over the same bytes (run by `./build.sh bench parse`).
+ * bench/bench_parse.c — ducta's request parser against picohttpparser (the
+ * fastest C parser we know of) and http-parser 2.9, in one process, over
+ * the same bytes (run by `./build.sh bench parse`).
  *
  *   build/bench_parse FILE...     (bench/bench.sh builds and runs it)
+ *
+ * picohttpparser is compiled by bench.sh from the source its crate
+ * (picohttpparser-sys) publishes, twice: with SSE4.2, its fast path
+ * ("pico"), and without, its scalar path ("pico-scalar", the names
+ * prefixed pico_scalar_ so both link). It is never part of ducta.
  *
  * For each corpus file it measures:
  *   - ducta_parse_request at every SIMD level this CPU has (scalar, sse42,
  *     avx2), looped over the file: a file of 16 pipelined requests is 16
  *     calls, each with a fresh struct ducta_parser, as conn.c does;
+ *   - pico and pico-scalar: phr_parse_request looped the same way, with
+ *     room for DUCTA_DEFAULT_MAX_HEADERS fields (ducta's default limit).
+ *     pico does less: it checks no Host, Content-Length or
+ *     Transfer-Encoding, takes a bare LF as a line end, and lets any byte
+ *     above 0x1F but DEL into a target or value; the comparison is still
+ *     the one readers make;
  *   - http-parser: one http_parser_init per pass over the file, then one
  *     http_parser_execute over all of it, with only on_message_complete set
  *     (it counts messages; for a pipelined file it must count them all).
@@ -15,7 +27,10 @@
  *     is the strictest baseline. A second row, "http-parser+cb", sets every
  *     data callback to a function that does nothing, as a real user would
  *     have (ducta's output, the slices, is what those callbacks deliver).
- * and prints ns per request, MB/s and best-ducta-level / http-parser.
+ * and prints ns per request, GB/s and the ratios: every ducta level against
+ * pico, the scalar level against pico-scalar, the best level against
+ * http-parser; then the same for the whole corpus (every file once: bytes
+ * over the sum of the files' median times).
  *
  * Then the incremental question, on the first file named by INCR (default
  * browser.txt): the same request fed in 8-, 64- and 256-byte pieces, the
@@ -26,16 +41,21 @@
  *     whole head again (what the resumable state saves);
  *   - http-parser fed the same pieces (it is a streaming parser).
  *
- * Noise: the machine is shared. Every figure is the median of REPS runs
- * (default 11) of about MS milliseconds each (default 40), and the
- * contenders are interleaved within each repetition, so a noisy moment
- * hits all of them rather than one. The range (min-max MB/s) is printed too.
+ * Noise: the machine is shared. Time is this thread's CPU time
+ * (CLOCK_THREAD_CPUTIME_ID), not the wall clock, so the moments another
+ * process holds the core are not counted (CLOCK=wall measures wall time
+ * instead). Every figure is the median of REPS runs (default 11) of about
+ * MS milliseconds each (default 40), and the contenders are interleaved
+ * within each repetition, so a noisy moment (a neighbour thrashing the
+ * caches) hits all of them rather than one. The range (min-max) is printed
+ * too.
  * Each result is checked before timing: ducta must accept every request
  * and consume every byte, http-parser must report no error and count the
  * same number of messages.
  */
 #define _GNU_SOURCE
 #include <http_parser.h>
+#include <picohttpparser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +78,10 @@ static double target_s = 0.040;
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    static int wall = -1;
+    if (wall < 0)
+        wall = getenv("CLOCK") && !strcmp(getenv("CLOCK"), "wall");
+    clock_gettime(wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -119,10 +142,16 @@ static double vmax(const double *v, int n)
 
 /* ---- the contenders: each parses the buffer once, returns requests ---- */
 
+enum { MAX_REQS = 64 };
+
 struct input {
     const char *buf;
     size_t len;
     size_t step;  /* incremental runs: bytes per piece */
+    /* the body length of each request, from ducta's parse before timing:
+     * pico frames nothing, so its loop is told where the next head starts
+     * (which charges it nothing for finding Content-Length) */
+    size_t body[MAX_REQS];
 };
 
 static volatile size_t sink;  /* keeps the results alive */
@@ -169,6 +198,70 @@ static size_t ducta_resumable(const struct input *in)
 static size_t ducta_restart(const struct input *in)
 {
     return ducta_pieces(in, 0);
+}
+
+/* picohttpparser's scalar build, renamed (see the top) */
+int pico_scalar_phr_parse_request(const char *buf, size_t len,
+                                  const char **method, size_t *method_len,
+                                  const char **path, size_t *path_len,
+                                  int *minor_version, struct phr_header *headers,
+                                  size_t *num_headers, size_t last_len);
+
+typedef int pico_fn(const char *, size_t, const char **, size_t *,
+                    const char **, size_t *, int *, struct phr_header *,
+                    size_t *, size_t);
+
+static struct phr_header pico_headers[DUCTA_DEFAULT_MAX_HEADERS];
+
+/* pico over the whole buffer: one call per pipelined request. */
+static size_t pico_run(const struct input *in, pico_fn *parse)
+{
+    size_t off = 0, n = 0, nh = 0;
+    while (off < in->len) {
+        const char *method, *path;
+        size_t mlen, plen;
+        int minor;
+        nh = DUCTA_DEFAULT_MAX_HEADERS;
+        int r = parse(in->buf + off, in->len - off, &method, &mlen, &path,
+                      &plen, &minor, pico_headers, &nh, 0);
+        if (r <= 0 || n == MAX_REQS)
+            return 0;
+        off += (size_t)r + in->body[n];
+        n++;
+    }
+    sink += nh;
+    return n;
+}
+static size_t pico_sse(const struct input *in)
+{
+    return pico_run(in, phr_parse_request);
+}
+static size_t pico_scalar(const struct input *in)
+{
+    return pico_run(in, pico_scalar_phr_parse_request);
+}
+
+/* pico fed in pieces: each call gets the whole buffer so far and how much
+ * of it the last call saw (its own way of not rescanning for the end). */
+static size_t pico_pieces(const struct input *in)
+{
+    size_t last = 0;
+    for (size_t have = in->step;; have += in->step) {
+        if (have > in->len)
+            have = in->len;
+        const char *method, *path;
+        size_t mlen, plen, nh = DUCTA_DEFAULT_MAX_HEADERS;
+        int minor;
+        int r = phr_parse_request(in->buf, have, &method, &mlen, &path, &plen,
+                                  &minor, pico_headers, &nh, last);
+        if (r > 0) {
+            sink += nh;
+            return 1;
+        }
+        if (r == -1 || have == in->len)
+            return 0;
+        last = have;
+    }
 }
 
 static size_t hp_messages;
@@ -319,52 +412,106 @@ int main(int argc, char **argv)
             levels[nlevels++] = l;
     ducta_simd_set(start);
     unsigned long hv = http_parser_version();
-    printf("http-parser %lu.%lu.%lu; ducta levels:", hv >> 16 & 255,
+    printf("picohttpparser (picohttpparser-sys crate) with and without "
+           "SSE4.2; http-parser %lu.%lu.%lu; ducta levels:", hv >> 16 & 255,
            hv >> 8 & 255, hv & 255);
     for (int i = 0; i < nlevels; i++)
         printf(" %s", ducta_simd_name((enum ducta_simd)levels[i]));
-    printf("; %d repetitions of ~%.0f ms per figure, median shown; input at "
-           "64-byte boundary + %zu\n\n", reps, target_s * 1e3, offset);
+    printf("; %d repetitions of ~%.0f ms (%s time) per figure, median shown; "
+           "input at 64-byte boundary + %zu\n\n", reps, target_s * 1e3,
+           getenv("CLOCK") && !strcmp(getenv("CLOCK"), "wall") ? "wall"
+                                                               : "thread CPU",
+           offset);
 
-    printf("| corpus | bytes | reqs | parser | ns/req | MB/s (median) | MB/s range | vs http-parser |\n");
-    printf("|---|--:|--:|---|--:|--:|--:|--:|\n");
+    printf("| corpus | bytes | reqs | parser | ns/req | GB/s (median) | GB/s range | vs pico | vs pico-scalar |\n");
+    printf("|---|--:|--:|---|--:|--:|--:|--:|--:|\n");
     const char *incr_path = NULL;
+    /* the whole corpus: per contender, the sum of the files' median
+     * seconds per pass, and of their bytes and requests */
+    double total_s[MAX_CONTENDERS] = {0};
+    char names[MAX_CONTENDERS][24];
+    int levels_of[MAX_CONTENDERS];
+    size_t total_bytes = 0, total_reqs = 0;
+    int ncont = 0;
     for (int a = 1; a < argc; a++) {
         size_t len;
         char *buf = slurp(argv[a], &len);
         if (!strcmp(base(argv[a]), incr))
             incr_path = argv[a];
-        struct input in = {buf, len, 0};
+        static struct input in;
+        in = (struct input){buf, len, 0, {0}};
         struct contender cs[MAX_CONTENDERS];
         int nc = 0;
         for (int i = 0; i < nlevels; i++)
             add(cs, &nc, ducta_simd_name((enum ducta_simd)levels[i]),
                 ducta_whole, levels[i]);
+        const int pico = nc;
+        add(cs, &nc, "pico", pico_sse, -1);
+        add(cs, &nc, "pico-scalar", pico_scalar, -1);
+        const int hp_at = nc;
         add(cs, &nc, "http-parser", hp_plain, -1);
         add(cs, &nc, "http-parser+cb", hp_callbacks, -1);
         ducta_simd_set(start);
         size_t expect = ducta_whole(&in);
-        if (!expect) {
-            fprintf(stderr, "bench_parse: ducta rejects %s\n", argv[a]);
+        if (!expect || expect > MAX_REQS) {
+            fprintf(stderr, "bench_parse: ducta rejects %s (or it holds more "
+                    "than %d requests)\n", argv[a], MAX_REQS);
             return 1;
         }
+        for (size_t off = 0, k = 0; k < expect; k++) {
+            struct ducta_parser ps = {0};
+            off += (size_t)ducta_parse_request(&ps, &lim, buf + off, len - off,
+                                               &req);
+            in.body[k] = (size_t)req.content_length;
+            off += in.body[k];
+        }
         measure(cs, nc, &in, expect);
-        double hp = median(cs[nlevels].mbs, reps), best = 0;
+        double ps = median(cs[pico].mbs, reps),
+               pss = median(cs[pico + 1].mbs, reps),
+               hp = median(cs[hp_at].mbs, reps), best = 0;
         for (int i = 0; i < nc; i++) {
             double m = median(cs[i].mbs, reps);
             if (cs[i].level >= 0 && m > best)
                 best = m;
-            char ratio[32] = "";
+            char r1[32] = "", r2[32] = "";
             if (cs[i].level >= 0)
-                snprintf(ratio, sizeof ratio, "%.2fx", m / hp);
-            printf("| %s | %zu | %zu | %s | %.1f | %.0f | %.0f-%.0f | %s |\n",
+                snprintf(r1, sizeof r1, "%.2fx", m / ps);
+            if (cs[i].level == DUCTA_SIMD_SCALAR)
+                snprintf(r2, sizeof r2, "%.2fx", m / pss);
+            printf("| %s | %zu | %zu | %s | %.1f | %.2f | %.2f-%.2f | %s | %s |\n",
                    base(argv[a]), len, expect, cs[i].name,
-                   median(cs[i].ns, reps), m, vmin(cs[i].mbs, reps),
-                   vmax(cs[i].mbs, reps), ratio);
+                   median(cs[i].ns, reps), m / 1e3, vmin(cs[i].mbs, reps) / 1e3,
+                   vmax(cs[i].mbs, reps) / 1e3, r1, r2);
+            total_s[i] += (double)len / (m * 1e6);
+            snprintf(names[i], sizeof names[i], "%s", cs[i].name);
+            levels_of[i] = cs[i].level;
         }
-        printf("| %s | | | **best level / http-parser** | | | | **%.2fx** |\n",
+        ncont = nc;
+        total_bytes += len;
+        total_reqs += expect;
+        printf("| %s | | | **best level / pico** | | | | **%.2fx** | |\n",
+               base(argv[a]), best / ps);
+        printf("| %s | | | best level / http-parser | | | | %.2fx | |\n",
                base(argv[a]), best / hp);
         free(buf - offset);
+    }
+    if (argc > 2) {
+        /* contenders come in the same order for every file */
+        int pico = nlevels;
+        printf("\nThe whole corpus (%d files, %zu bytes, %zu requests, each file "
+               "once):\n\n", argc - 1, total_bytes, total_reqs);
+        printf("| parser | ns/req | GB/s | vs pico | vs pico-scalar |\n");
+        printf("|---|--:|--:|--:|--:|\n");
+        for (int i = 0; i < ncont; i++) {
+            char r1[32] = "", r2[32] = "";
+            if (levels_of[i] >= 0)
+                snprintf(r1, sizeof r1, "%.2fx", total_s[pico] / total_s[i]);
+            if (levels_of[i] == DUCTA_SIMD_SCALAR)
+                snprintf(r2, sizeof r2, "%.2fx", total_s[pico + 1] / total_s[i]);
+            printf("| %s | %.1f | %.2f | %s | %s |\n", names[i],
+                   total_s[i] * 1e9 / (double)total_reqs,
+                   (double)total_bytes / total_s[i] / 1e9, r1, r2);
+        }
     }
 
     if (!incr_path)
@@ -372,14 +519,15 @@ int main(int argc, char **argv)
     printf("\nIncremental: %s fed in pieces; each ducta call gets the whole "
            "buffer so far (as conn.c does), level %s\n\n", base(incr_path),
            ducta_simd_name(start));
-    printf("| piece | calls | parser | ns/req | MB/s (median) | MB/s range | vs whole |\n");
+    printf("| piece | calls | parser | ns/req | MB/s (median) | MB/s range | vs ducta whole |\n");
     printf("|--:|--:|---|--:|--:|--:|--:|\n");
     size_t len;
     char *buf = slurp(incr_path, &len);
     static const size_t steps[] = {0, 256, 64, 8};
     double whole = 0;
     for (size_t s = 0; s < sizeof steps / sizeof *steps; s++) {
-        struct input in = {buf, len, steps[s]};
+        static struct input in;
+        in = (struct input){buf, len, steps[s], {0}};
         struct contender cs[MAX_CONTENDERS];
         int nc = 0;
         if (steps[s]) {
@@ -388,6 +536,7 @@ int main(int argc, char **argv)
         } else {
             add(cs, &nc, "ducta", ducta_whole, (int)start);
         }
+        add(cs, &nc, "pico", steps[s] ? pico_pieces : pico_sse, -1);
         add(cs, &nc, "http-parser", hp_plain, -1);
         measure(cs, nc, &in, 1);
         size_t calls = steps[s] ? (len + steps[s] - 1) / steps[s] : 1;

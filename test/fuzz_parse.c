@@ -45,6 +45,7 @@
 #define _GNU_SOURCE
 #endif
 #include <sanitizer/asan_interface.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -285,6 +286,9 @@ static void fz_expect_same(const struct fz_snap *want, const struct fz_snap *got
 
 static struct ducta_request fz_req_a, fz_req_b;  /* big: keep off the stack */
 
+/* parse.c's METHOD_MAX: a longer method is a 501 (RFC 9112 §3) */
+enum { FZ_METHOD_MAX = 20 };
+
 /* Parse buf[0..k) of a buffer holding cap bytes from buf on, with the bytes
  * past k poisoned for the call. */
 static ssize_t fz_parse(struct ducta_parser *p, const struct ducta_limits *lim,
@@ -323,9 +327,10 @@ static void fz_check_answer(const struct fz_snap *s, size_t len,
     size_t head = (size_t)rc;
     if (head > len)
         fz_fail("head length %zu beyond the %zu bytes given", head, len);
-    if (head > lim->max_head)
-        fz_fail("head of %zu bytes accepted with max_head %zu", head,
-                lim->max_head);
+    size_t line = s->method.len + 1 + s->target.len + 1 + 10;
+    if (head - line > lim->max_head)
+        fz_fail("field section of %zu bytes accepted with max_head %zu",
+                head - line, lim->max_head);
     if (s->nheaders > lim->max_headers)
         fz_fail("%zu fields accepted with max_headers %zu", s->nheaders,
                 lim->max_headers);
@@ -334,9 +339,11 @@ static void fz_check_answer(const struct fz_snap *s, size_t len,
                 (unsigned long long)s->content_length, lim->max_body);
     if (s->method.off != 0 || !s->method.inside || s->method.len == 0)
         fz_fail("method does not start the buffer");
-    if (s->method.len + 1 + s->target.len + 11 > lim->max_request_line)
+    if (line > lim->max_request_line)
         fz_fail("request line longer than max_request_line %zu accepted",
                 lim->max_request_line);
+    if (s->method.len > FZ_METHOD_MAX)
+        fz_fail("a method of %zu bytes accepted", s->method.len);
     if (s->minor_version != 0 && s->minor_version != 1)
         fz_fail("minor version %d", s->minor_version);
     fz_check_span(&s->method, head, "method");
@@ -361,9 +368,20 @@ static void fz_check_answer(const struct fz_snap *s, size_t len,
 static ssize_t fz_deferred(const struct ducta_limits *lim, const char *buf,
                            size_t k)
 {
-    if (!memchr(buf, '\n', k) && k > lim->max_request_line)
+    const char *lf = memchr(buf, '\n', k);
+    if (!lf) {
+        size_t m = 0;  /* the method: the tchars that start the line */
+        while (m < k && m <= FZ_METHOD_MAX &&
+               (isalnum((unsigned char)buf[m]) ||
+                (buf[m] && strchr("!#$%&'*+-.^_`|~", buf[m]))))
+            m++;
+        if (m > FZ_METHOD_MAX)
+            return -501;
+        return k > lim->max_request_line ? -414 : 0;
+    }
+    if ((size_t)(lf - buf + 1) > lim->max_request_line)
         return -414;
-    if (k >= lim->max_head)
+    if (k - (size_t)(lf - buf + 1) >= lim->max_head)
         return -431;
     return 0;
 }

@@ -199,6 +199,8 @@ static void gen_chunked(struct bytes *b, int valid);
 static void gen_target(struct bytes *b)
 {
     static const char path[] = "abcxyz0123456789/._-~%=&+";
+    /* the bytes TARGET (parse.c) decides on, and what ends a path */
+    static const char edge[] = "\"<>\\`{}|^?#";
     switch (below(10)) {
     case 0:
         b_str(b, "*");
@@ -219,11 +221,14 @@ static void gen_target(struct bytes *b)
     if (below(8))
         b_chr(b, '/');
     for (size_t i = 0, n = below(below(4) ? 20 : 150); i < n; i++)
-        b_chr(b, oops(40) ? any_char() : path[below(sizeof path - 1)]);
+        b_chr(b, oops(40) ? any_char() : oops(30) ? edge[below(sizeof edge - 1)]
+                 : path[below(sizeof path - 1)]);
     if (below(3)) {
         b_chr(b, '?');
         for (size_t i = 0, n = below(30); i < n; i++)
-            b_chr(b, oops(40) ? any_char() : path[below(sizeof path - 1)]);
+            b_chr(b, oops(40) ? any_char()
+                     : oops(20) ? edge[below(sizeof edge - 1)]
+                                : path[below(sizeof path - 1)]);
     }
 }
 
@@ -252,14 +257,15 @@ static void gen_request(struct bytes *b, int depth)
     if (below(5))
         b_str(b, methods[below(noisy ? 8 : 6)]);
     else
-        token(b, 1 + below(10));
+        token(b, 1 + below(below(4) ? 10 : 30));  /* METHOD_MAX is 20 */
     b_str(b, oops(40) ? (below(2) ? "  " : "\t") : " ");
     gen_target(b);
     b_str(b, oops(40) ? "  " : " ");
     static const char *const versions[] = {"HTTP/1.1", "HTTP/1.0", "HTTP/2.0",
                                            "HTTP/1.2", "http/1.1", "HTTP/1",
-                                           "HTTP/1.10", "HTTP/9.9"};
-    b_str(b, versions[oops(4) ? below(8) : below(2)]);
+                                           "HTTP/1.10", "HTTP/9.9", "HTTP/1.9",
+                                           "HTTP/0.9"};
+    b_str(b, versions[oops(4) ? below(10) : below(2)]);
     gen_eol(b);
 
     int chunked = 0;
@@ -325,12 +331,20 @@ static void gen_request(struct bytes *b, int depth)
                 b_str(b, te[below(5)]);
             }
             break;
-        case 3:
-            b_str(b, below(2) ? "close" : "keep-alive, Upgrade");
+        case 3: {
+            static const char *const conn[] = {"close", "keep-alive, Upgrade",
+                                               "keep-alive", "Keep-Alive, CLOSE",
+                                               ",, x", ""};
+            b_str(b, conn[below(6)]);
             break;
-        case 4:
-            b_str(b, oops(4) ? "something" : "100-continue");
+        }
+        case 4: {
+            static const char *const expect[] = {"100-continue, x", ", 100-Continue ,",
+                                                 "", "100-continue;a=b"};
+            b_str(b, oops(4) ? expect[below(4)] : oops(4) ? "something"
+                                                          : "100-continue");
             break;
+        }
         default:
             gen_value(b, below(10) ? below(40) : below(300));
         }
@@ -361,9 +375,12 @@ static void gen_chunked(struct bytes *b, int valid)
             b_chr(b, '0');
         b_fmt(b, below(2) ? "%zx" : "%zX", size);
         if (!below(4)) {
-            static const char *const ext[] = {";a=b", " ; x", ";name=\"quoted value\"",
-                                              "\t;n", ";", "; x=\x80\xff"};
-            b_str(b, ext[below(6)]);
+            static const char *const ext[] = {
+                ";a=b", " ; x", ";name=\"quoted value\"", "\t;n", ";",
+                "; x=\x80\xff", " ; a = b ;c", ";q=\"\\\" \\\\\"", ";a=\"open",
+                ";a=b c", " ", ";=b", ";a=", ";a b", ";a=\"\\", ";a=\"x\"y",
+                ";bad[=x", ";a=\"\x80\t\"", ";a==b", "; ;"};
+            b_str(b, ext[below(20)]);
         }
         if (!valid && !below(6))
             random_text(b, below(5));

@@ -180,9 +180,8 @@ Test(parse, request_line_rejections)
         cr_assert_eq(parse("GET / HTTX/1.1\r\nHost: a\r\n\r\n"), -400);
         cr_assert_eq(parse("GET / HTTP/1.1\nHost: a\r\n\r\n"), -400);
         cr_assert_eq(parse("GET /a\x01 HTTP/1.1\r\nHost: a\r\n\r\n"), -400);
-        /* §2.3: only 1.0 and 1.1 are spoken here */
+        /* RFC 9110 §15.6.6: only major version 1 is spoken here */
         cr_assert_eq(parse("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), -505);
-        cr_assert_eq(parse("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), -505);
         cr_assert_eq(parse("GET / HTTP/0.9\r\nHost: a\r\n\r\n"), -505);
         /* a prefix that can no longer become valid is rejected at once */
         cr_assert_eq(parse("GET / HTTX"), -400);
@@ -497,4 +496,381 @@ Test(parse, trailer_lines_are_field_lines)
     cr_assert_eq(chunked("0\r\nbogus\r\n\r\n", &n, &rest), -400);
     cr_assert_eq(chunked("0\r\nA b: c\r\n\r\n", &n, &rest), -400);
     cr_assert_eq(chunked("0\r\nA:b\r\nC: d e\r\n\r\n", &n, &rest), 1);
+}
+
+/* RFC 9110 §2.5: a minor version above the highest we implement, of a major
+ * version we implement, is processed as that highest (1.1); §15.6.6: 505
+ * only for another major version; §2.3 (RFC 9112): "HTTP/" DIGIT "." DIGIT,
+ * anything else 400. */
+Test(parse, later_minor_versions_are_read_as_1_1)
+{
+    EACH_LEVEL {
+        char r[64];
+        for (char m = '2'; m <= '9'; m++) {
+            snprintf(r, sizeof r, "GET / HTTP/1.%c\r\nHost: a\r\n\r\n", m);
+            cr_assert_eq(parse(r), (ssize_t)strlen(r), "HTTP/1.%c", m);
+            cr_assert_eq(req.minor_version, 1, "HTTP/1.%c", m);
+            cr_assert_eq(req.keep_alive, 1, "HTTP/1.%c", m);
+            /* as 1.1: a Host is required */
+            snprintf(r, sizeof r, "GET / HTTP/1.%c\r\n\r\n", m);
+            cr_assert_eq(parse(r), -400, "HTTP/1.%c without Host", m);
+        }
+        cr_assert_eq(parse("GET / HTTP/2.1\r\nHost: a\r\n\r\n"), -505);
+        cr_assert_eq(parse("GET / HTTP/9.9\r\nHost: a\r\n\r\n"), -505);
+        cr_assert_eq(parse("GET / HTTP/1.x\r\nHost: a\r\n\r\n"), -400);
+        cr_assert_eq(parse("GET / HTTP/1.12\r\nHost: a\r\n\r\n"), -400);
+        cr_assert_eq(parse("GET / HTTP/11.1\r\nHost: a\r\n\r\n"), -400);
+    }
+}
+
+/* RFC 9112 §3: a method longer than any the server implements SHOULD get
+ * 501 — whatever else the line holds, and before the line is complete. */
+Test(parse, overlong_method_is_501)
+{
+    EACH_LEVEL {
+        static char buf[DUCTA_DEFAULT_MAX_REQUEST_LINE + 64];
+        /* twenty bytes: a method (the router's business) */
+        cr_assert_gt(parse("ABCDEFGHIJKLMNOPQRST / HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+        cr_assert_eq(req.method.len, 20);
+        cr_assert_gt(parse("UPDATEREDIRECTREF / HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+        cr_assert_eq(req.method.len, 17);
+        cr_assert_eq(parse("ABCDEFGHIJKLMNOPQRSTU / HTTP/1.1\r\nHost: a\r\n\r\n"), -501);
+        cr_assert_eq(parse("ABCDEFGHIJKLMNOPQRSTU"), -501);
+        cr_assert_eq(parse("ABCDEFGHIJKLMNOPQRSTUVWXYZ(\r\n\r\n"), -501);
+        cr_assert_eq(parse("ABCDEFGHIJKLMNOPQRSTUVWXYZ /\x01 HTTP/7\r\n\r\n"), -501);
+        cr_assert_eq(parse("ABCDEFGHIJKLMNOPQRST"), 0);
+        /* longer than the request line's limit: still 501, not 414 */
+        memset(buf, 'M', sizeof buf - 1);
+        buf[sizeof buf - 1] = 0;
+        cr_assert_eq(parse(buf), -501);
+        /* resumed: short at first, too long later */
+        struct ducta_parser p = {0};
+        cr_assert_eq(ducta_parse_request(&p, &lim, buf, 10, &req), 0);
+        cr_assert_eq(ducta_parse_request(&p, &lim, buf, 30, &req), -501);
+    }
+}
+
+/* RFC 9110 §5.3: field lines of one name are one list; RFC 9112 §9.6: a
+ * "close" anywhere in Connection closes, whichever line comes last. */
+Test(parse, connection_lines_are_one_list)
+{
+    EACH_LEVEL {
+        cr_assert_gt(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                           "Connection: keep-alive\r\n\r\n"), 0);
+        cr_assert_eq(req.keep_alive, 0);
+        cr_assert_gt(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n"
+                           "X: y\r\nConnection: Close\r\n\r\n"), 0);
+        cr_assert_eq(req.keep_alive, 0);
+        cr_assert_gt(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n"
+                           "Connection: close\r\n\r\n"), 0);
+        cr_assert_eq(req.keep_alive, 0);
+        cr_assert_gt(parse("GET / HTTP/1.0\r\nConnection: close\r\n"
+                           "Connection: keep-alive\r\n\r\n"), 0);
+        cr_assert_eq(req.keep_alive, 0);
+        cr_assert_gt(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive, close\r\n\r\n"), 0);
+        cr_assert_eq(req.keep_alive, 0);
+        /* a 1.0 keep-alive on a later line still counts */
+        cr_assert_gt(parse("GET / HTTP/1.0\r\nConnection: x-a\r\n"
+                           "Connection: keep-alive\r\n\r\n"), 0);
+        cr_assert_eq(req.keep_alive, 1);
+        cr_assert_gt(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: x-a\r\n"
+                           "Connection: ,, x-b ,\r\n\r\n"), 0);
+        cr_assert_eq(req.keep_alive, 1);
+    }
+}
+
+/* RFC 9110 §10.1.1 with §5.3: every member of every Expect line counts;
+ * 100-continue is the only expectation, anything else is a 417. */
+Test(parse, expect_lines_are_one_list)
+{
+    EACH_LEVEL {
+        cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+                           "Expect: 100-continue\r\nExpect: x-other\r\n\r\n"), -417);
+        cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+                           "Expect: x-other\r\nExpect: 100-continue\r\n\r\n"), -417);
+        cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+                           "Expect: 100-continue, x-other\r\n\r\n"), -417);
+        cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+                           "Expect: 100-continue;x=1\r\n\r\n"), -417);
+        cr_assert_gt(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+                           "Expect: 100-continue\r\nExpect: 100-Continue\r\n\r\n"), 0);
+        cr_assert_eq(req.expect_continue, 1);
+        cr_assert_gt(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+                           "Expect: , 100-continue ,\r\n\r\n"), 0);
+        cr_assert_eq(req.expect_continue, 1);
+        /* the other fields of which one line is all there may be */
+        cr_assert_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"), -400);
+        cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+                           "X: y\r\nContent-Length: 1\r\n\r\n"), -400);
+        cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n"), -400);
+    }
+}
+
+/* The limits as ducta.h states them: max_request_line bounds the request
+ * line (CRLF included): 414; max_head the field section after it (the
+ * final CRLF included): 431. A line at its limit and a field section at
+ * its own are served together. */
+Test(parse, request_line_and_field_section_have_their_own_limits)
+{
+    EACH_LEVEL {
+        const struct ducta_limits small = {100, 200, 8, 100};
+        static char buf[1024];
+        struct ducta_parser p;
+        /* "GET /" + a + " HTTP/1.1\r\n" is 16 + a bytes */
+        for (int line = 99; line <= 101; line++) {
+            for (int fields = 199; fields <= 201; fields++) {
+                /* "Host: a\r\nX: " + v + "\r\n\r\n" is 16 + v bytes */
+                int n = snprintf(buf, sizeof buf, "GET /%0*d HTTP/1.1\r\n"
+                                 "Host: a\r\nX: %0*d\r\n\r\n",
+                                 line - 16, 0, fields - 16, 0);
+                memset(&p, 0, sizeof p);
+                ssize_t want = line > 100 ? -414 : fields > 200 ? -431 : n;
+                cr_assert_eq(ducta_parse_request(&p, &small, buf, (size_t)n, &req),
+                             want, "line %d, fields %d", line, fields);
+                /* and in pieces: the same verdict once it is due */
+                memset(&p, 0, sizeof p);
+                ssize_t rc = 0;
+                for (int k = 1; k <= n && rc == 0; k++)
+                    rc = ducta_parse_request(&p, &small, buf, (size_t)k, &req);
+                cr_assert_eq(rc, want, "in pieces: line %d, fields %d",
+                             line, fields);
+            }
+        }
+    }
+}
+
+/* Which bytes a request-target may hold raw (parse.c, TARGET): none that
+ * no conforming client sends raw; what browsers send raw is taken. */
+Test(parse, request_target_bytes)
+{
+    EACH_LEVEL {
+        char r[128];
+        /* refused anywhere */
+        for (const char *c = "\"<>\\"; *c; c++) {
+            snprintf(r, sizeof r, "GET /a%cb HTTP/1.1\r\nHost: a\r\n\r\n", *c);
+            cr_assert_eq(parse(r), -400, "'%c' in the path", *c);
+            snprintf(r, sizeof r, "GET /a?x=%c HTTP/1.1\r\nHost: a\r\n\r\n", *c);
+            cr_assert_eq(parse(r), -400, "'%c' in the query", *c);
+            snprintf(r, sizeof r, "GET http://h/a?x=%c HTTP/1.1\r\nHost: a\r\n\r\n", *c);
+            cr_assert_eq(parse(r), -400, "'%c' in an absolute-form query", *c);
+        }
+        /* refused in the path, taken in the query (browsers send them so) */
+        for (const char *c = "`{}"; *c; c++) {
+            snprintf(r, sizeof r, "GET /a%cb HTTP/1.1\r\nHost: a\r\n\r\n", *c);
+            cr_assert_eq(parse(r), -400, "'%c' in the path", *c);
+            snprintf(r, sizeof r, "GET http://h/a%cb HTTP/1.1\r\nHost: a\r\n\r\n", *c);
+            cr_assert_eq(parse(r), -400, "'%c' in an absolute-form path", *c);
+            snprintf(r, sizeof r, "GET /a?x=%c&y=%c HTTP/1.1\r\nHost: a\r\n\r\n", *c, *c);
+            cr_assert_gt(parse(r), 0, "'%c' in the query", *c);
+            cr_assert(slice_eq(req.path, "/a"));
+            cr_assert_eq(req.query.len, 7);
+        }
+        /* taken anywhere */
+        for (const char *c = "|^"; *c; c++) {
+            snprintf(r, sizeof r, "GET /a%cb?x=%c HTTP/1.1\r\nHost: a\r\n\r\n", *c, *c);
+            cr_assert_gt(parse(r), 0, "'%c'", *c);
+            cr_assert_eq(req.path.len, 4);
+            cr_assert_eq(req.query.len, 3);
+        }
+        /* '?' in the query is data; the first '?' starts it */
+        cr_assert_gt(parse("GET /a?b?c HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+        cr_assert(slice_eq(req.path, "/a"));
+        cr_assert(slice_eq(req.query, "b?c"));
+        cr_assert_gt(parse("GET http://h?q HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+        cr_assert(slice_eq(req.path, "/"));
+        cr_assert(slice_eq(req.query, "q"));
+        cr_assert(slice_eq(req.authority, "h"));
+        cr_assert_eq(parse("GET /a?b#c HTTP/1.1\r\nHost: a\r\n\r\n"), -400);
+    }
+}
+
+/* RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "="
+ * BWS chunk-ext-val ] ), a name a token, a value a token or a
+ * quoted-string. Anything else is a 400, wherever the reads cut it. */
+static const char *const good_ext[] = {
+    "5;a\r\n", "5;a=b\r\n", "5 ;a\r\n", "5\t; a = b\r\n", "5;a;b;c=d\r\n",
+    "5;a=\"\"\r\n", "5;a=\"x y;z=\\\"w\\\\\"\r\n", "5;a=\"\x80\t\"\r\n",
+    "5; a=b ; c\r\n", "5;a=\"q\" ;b\r\n",
+};
+static const char *const bad_ext[] = {
+    "5;\r\n", "5;bad[=x\r\n", "5;\"\r\n", "5;a=b c d\r\n", "5 \r\n",
+    "5;a=\"x\r\n", "5;a=\"x\"y\r\n", "5;a=\r\n", "5;=b\r\n", "5;a b\r\n",
+    "5;a=b c\r\n", "5 x\r\n", "5;a=\"\\\r\n", "5;a=\"\x01\"\r\n", "5;a=[\r\n",
+    "5;a \r\n", "5;a=b \r\n", "5; \r\n", "5;a==b\r\n", "5;a=\"\x7f\"\r\n",
+};
+Test(parse, chunk_extension_grammar)
+{
+    for (int good = 0; good <= 1; good++) {
+        const char *const *set = good ? good_ext : bad_ext;
+        size_t count = good ? sizeof good_ext / sizeof *good_ext
+                            : sizeof bad_ext / sizeof *bad_ext;
+        for (size_t i = 0; i < count; i++) {
+            char in[128];
+            int len = snprintf(in, sizeof in, "%shello\r\n0\r\n\r\n", set[i]);
+            for (int k = 0; k <= len; k++) {
+                /* the first k bytes, then the rest */
+                struct ducta_chunked ck = {0};
+                char buf[128];
+                memcpy(buf, in, (size_t)k);
+                size_t have = (size_t)k;
+                ssize_t r = ducta_parse_chunked(&ck, &lim, buf, &have);
+                if (r == 0) {
+                    memcpy(buf + have, in + k, (size_t)(len - k));
+                    have += (size_t)(len - k);
+                    r = ducta_parse_chunked(&ck, &lim, buf, &have);
+                }
+                cr_assert_eq(r, good ? 1 : -400, "[%s] split at %d", set[i], k);
+                if (good)
+                    cr_assert(ck.decoded == 5 && !memcmp(buf, "hello", 5));
+            }
+        }
+    }
+}
+
+/* ---- the parser's view of the benchmark corpus, pinned ------------------ */
+
+/* A faster parser must not parse differently. For every file of
+ * bench/corpus/ (read from the repository root), the requests one after
+ * another as a pipelining client sends them (each body skipped by its
+ * Content-Length): every return value and every slice, as offsets into the
+ * file, and the framing fields, hashed (FNV-1a, 64 bits). Every SIMD level
+ * must give the same digest, and that digest must be the one recorded in
+ * bench/corpus/DIGESTS ("FILE DIGEST REQUESTS" per line). After a change
+ * that is meant to change what the parser sees, DUCTA_PRINT_DIGESTS=1 prints
+ * the new lines (and the reason must be in the commit). */
+#define CORPUS "bench/corpus"
+
+static uint64_t fnv(uint64_t h, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        h ^= (v >> (8 * i)) & 0xff;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static uint64_t fnv_slice(uint64_t h, const char *base, ducta_slice s)
+{
+    /* an empty slice may point anywhere (a static "" or the end) */
+    h = fnv(h, s.len);
+    return s.len ? fnv(h, (uint64_t)(s.ptr - base)) : h;
+}
+
+static uint64_t digest_of(const char *buf, size_t len, size_t *nreq)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t off = 0;
+    *nreq = 0;
+    while (off < len) {
+        struct ducta_parser p = {0};
+        ssize_t r = ducta_parse_request(&p, &lim, buf + off, len - off, &req);
+        h = fnv(h, (uint64_t)r);
+        if (r <= 0)
+            break;
+        const char *b = buf + off;
+        h = fnv(h, off);
+        h = fnv_slice(h, b, req.method);
+        h = fnv_slice(h, b, req.target);
+        h = fnv_slice(h, b, req.path);
+        h = fnv_slice(h, b, req.query);
+        h = fnv_slice(h, b, req.authority);
+        h = fnv(h, (uint64_t)req.minor_version << 24 | (uint64_t)req.keep_alive << 16 |
+                       (uint64_t)req.chunked << 8 | (uint64_t)req.expect_continue);
+        h = fnv(h, req.content_length);
+        h = fnv(h, req.nheaders);
+        for (size_t i = 0; i < req.nheaders; i++) {
+            h = fnv_slice(h, b, req.headers[i].name);
+            h = fnv_slice(h, b, req.headers[i].value);
+        }
+        off += (size_t)r + req.content_length;
+        (*nreq)++;
+    }
+    return h;
+}
+
+Test(parse, corpus_digests_are_pinned)
+{
+    FILE *d = fopen(CORPUS "/DIGESTS", "r");
+    cr_assert_not_null(d, "cannot open " CORPUS "/DIGESTS (run from the repository root)");
+    char line[256];
+    int files = 0, print = getenv("DUCTA_PRINT_DIGESTS") != NULL;
+    while (fgets(line, sizeof line, d)) {
+        char name[128];
+        unsigned long long want;
+        size_t want_reqs;
+        if (line[0] == '#' || sscanf(line, "%127s %llx %zu", name, &want, &want_reqs) != 3)
+            continue;
+        char path[256];
+        snprintf(path, sizeof path, CORPUS "/%s", name);
+        FILE *f = fopen(path, "rb");
+        cr_assert_not_null(f, "%s listed in DIGESTS but missing", path);
+        static char buf[1 << 16];
+        size_t len = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        EACH_LEVEL {
+            size_t nreq;
+            uint64_t got = digest_of(buf, len, &nreq);
+            if (print) {
+                printf("%s %016llx %zu (%s)\n", name, (unsigned long long)got,
+                       nreq, ducta_simd_name((enum ducta_simd)level_));
+                continue;
+            }
+            cr_assert_eq(nreq, want_reqs, "%s at %s: %zu requests, want %zu", name,
+                         ducta_simd_name((enum ducta_simd)level_), nreq, want_reqs);
+            cr_assert_eq(got, (uint64_t)want, "%s at %s: digest %016llx, want %016llx",
+                         name, ducta_simd_name((enum ducta_simd)level_),
+                         (unsigned long long)got, want);
+        }
+        files++;
+    }
+    fclose(d);
+    /* every corpus file is pinned */
+    int txt = 0;
+    FILE *ls = popen("ls " CORPUS "/*.txt | wc -l", "r");
+    cr_assert_not_null(ls);
+    cr_assert(fscanf(ls, "%d", &txt) == 1);
+    pclose(ls);
+    cr_assert_eq(files, txt, "%d files in DIGESTS, %d in " CORPUS, files, txt);
+}
+
+/* The fast path takes up to 64 field lines a call and notes the framing
+ * fields among them afterwards, in order: past that batch, and with the
+ * framing fields anywhere in it, nothing may be missed or reordered. */
+Test(parse, framing_fields_beyond_a_batch_of_lines)
+{
+    struct ducta_limits many = lim;
+    many.max_headers = DUCTA_HEADERS_CAP;
+    static char buf[8192];
+    EACH_LEVEL {
+        for (int at = 0; at < 140; at += 7) {
+            size_t n = (size_t)snprintf(buf, sizeof buf, "POST / HTTP/1.1\r\n");
+            for (int i = 0; i < 140; i++) {
+                if (i == at)
+                    n += (size_t)snprintf(buf + n, sizeof buf - n, "Host: h%d\r\n", i);
+                else if (i == 139 - at / 2)
+                    n += (size_t)snprintf(buf + n, sizeof buf - n,
+                                          "Content-Length: %d\r\n", i);
+                else if (i == 64 || i == 128)
+                    n += (size_t)snprintf(buf + n, sizeof buf - n,
+                                          "Connection: x, close\r\n");
+                else
+                    n += (size_t)snprintf(buf + n, sizeof buf - n, "X-%d: v\r\n", i);
+            }
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "\r\n");
+            struct ducta_parser p = {0};
+            cr_assert_eq(ducta_parse_request(&p, &many, buf, n, &req), (ssize_t)n,
+                         "Host at %d", at);
+            cr_assert_eq(req.nheaders, 140);
+            char host[16];
+            snprintf(host, sizeof host, "h%d", at);
+            cr_assert(slice_eq(req.authority, host), "Host at %d", at);
+            cr_assert_eq(req.content_length, (uint64_t)(139 - at / 2));
+            cr_assert_eq(req.keep_alive, 0);
+            /* a second Host after the batch boundary is still seen */
+            memcpy(buf + n - 2, "Host: b\r\n\r\n", 11);
+            memset(&p, 0, sizeof p);
+            cr_assert_eq(ducta_parse_request(&p, &many, buf, n + 9, &req), -400);
+        }
+    }
 }

@@ -734,17 +734,81 @@ ST(request_line_target_forms)
     server_stop();
 }
 
-/* RFC 9112 §2.3 / RFC 9110 §15.6.6: a major version ducta does not speak,
- * or an HTTP/1.x minor above 1 it cannot honour as 1.1, is a 505. */
+/* RFC 9110 §15.6.6: a major version ducta does not speak is a 505. */
 ST(request_line_version_505)
 {
     server_start();
-    REJECT("GET /plaintext HTTP/1.2\r\nHost: x\r\n\r\n", 505);
+    REJECT("GET /plaintext HTTP/0.9\r\nHost: x\r\n\r\n", 505);
     REJECT("GET /plaintext HTTP/2.0\r\nHost: x\r\n\r\n", 505);
     REJECT("GET /plaintext HTTP/3.0\r\nHost: x\r\n\r\n", 505);
     /* not an HTTP-version at all (§2.3: "HTTP/" DIGIT "." DIGIT): 400 */
     REJECT("GET /plaintext HTTP/1.10\r\nHost: x\r\n\r\n", 400);
     REJECT("GET /plaintext http/1.1\r\nHost: x\r\n\r\n", 400);
+    server_stop();
+}
+
+/* RFC 9110 §2.5: a request of a later minor version of HTTP/1 than ducta
+ * implements is processed as HTTP/1.1, the highest it does: answered, and
+ * the connection kept (1.1's default), for every minor from 2 to 9. */
+ST(request_line_later_minor_version_is_1_1)
+{
+    server_start();
+    int fd = connect_server();
+    struct reader *r = reader_for(fd, 0);
+    struct resp *rp = &resp_pool[0];
+    for (char m = '2'; m <= '9'; m++) {
+        char req[80], what[32];
+        snprintf(req, sizeof req, "GET /plaintext HTTP/1.%c\r\nHost: x\r\n\r\n",
+                 m);
+        snprintf(what, sizeof what, "GET HTTP/1.%c", m);
+        send_str(fd, req);
+        expect_response(r, rp, what);
+        check_plain(rp, what);
+        cr_assert(!has_conn_close(rp), "%s: closed:\n%s", what, rp->head);
+    }
+    close(fd);
+    server_stop();
+}
+
+/* RFC 9112 §3: a method longer than any the server implements SHOULD be
+ * answered 501 — also when the line has more wrong with it, and when it
+ * runs past --max-request-line (not 414). */
+ST(request_line_overlong_method_501)
+{
+    server_start();
+    REJECT("ABCDEFGHIJKLMNOPQRSTUVWXYZ /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
+           SMUGGLED, 501);
+    REJECT("ABCDEFGHIJKLMNOPQRSTUVWXYZ /pl\"aintext HTTP/9\r\n\r\n", 501);
+    static char big[DUCTA_DEFAULT_MAX_REQUEST_LINE + 100];
+    memset(big, 'M', sizeof big);
+    reject(big, sizeof big, 501);
+    server_stop();
+}
+
+/* Which bytes a request-target may hold raw (README, "Strictness"):
+ * '"', '<', '>' and '\\' nowhere, '`', '{' and '}' not in the path (no
+ * conforming client sends them raw): 400; '|' and '^' anywhere, and '`',
+ * '{', '}' in the query, are served, because browsers send them so. */
+ST(request_target_bytes)
+{
+    server_start();
+    char req[128];
+    for (const char *c = "\"<>\\`{}"; *c; c++) {
+        int n = snprintf(req, sizeof req, "GET /plain%ctext HTTP/1.1\r\n"
+                         "Host: x\r\n\r\n" SMUGGLED, *c);
+        reject(req, (size_t)n, 400);
+    }
+    for (const char *c = "\"<>\\"; *c; c++) {
+        int n = snprintf(req, sizeof req, "GET /plaintext?a=%c HTTP/1.1\r\n"
+                         "Host: x\r\n\r\n" SMUGGLED, *c);
+        reject(req, (size_t)n, 400);
+    }
+    struct resp *rp = EXCHANGE("GET /plaintext?a={`}&b=|^ HTTP/1.1\r\n"
+                               "Host: x\r\n\r\n");
+    check_plain(rp, "{`}|^ in the query");
+    rp = EXCHANGE("GET /plain|text^ HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(rp->status == 404, "| and ^ in the path: status %d, want 404",
+              rp->status);
     server_stop();
 }
 
@@ -1010,6 +1074,30 @@ ST(chunked_extensions)
         "6;q=\"quoted; string\"\r\n world\r\n"
         "0;last=yes\r\n\r\n");
     check_echo(rp, "hello, world", 12, "chunk extensions");
+    server_stop();
+}
+
+/* RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "="
+ * BWS chunk-ext-val ] ), the name a token, the value a token or a
+ * quoted-string; a size line that is not that is a broken frame: 400 and
+ * close, the GET behind it never answered. */
+ST(chunked_extension_grammar)
+{
+    server_start();
+#define CK_HEAD                                                               \
+    "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    REJECT(CK_HEAD "5;\r\nhello\r\n0\r\n\r\n" SMUGGLED, 400);
+    REJECT(CK_HEAD "5;bad[=x\r\nhello\r\n0\r\n\r\n" SMUGGLED, 400);
+    REJECT(CK_HEAD "5;\"\r\nhello\r\n0\r\n\r\n" SMUGGLED, 400);
+    REJECT(CK_HEAD "5;a=b c d\r\nhello\r\n0\r\n\r\n" SMUGGLED, 400);
+    REJECT(CK_HEAD "5 \r\nhello\r\n0\r\n\r\n" SMUGGLED, 400);
+    REJECT(CK_HEAD "5;a=\"open\r\nhello\r\n0\r\n\r\n" SMUGGLED, 400);
+    REJECT(CK_HEAD "5;a=\r\nhello\r\n0\r\n\r\n" SMUGGLED, 400);
+    REJECT(CK_HEAD "5\r\nhello\r\n0;x=\"a\"b\r\n\r\n" SMUGGLED, 400);
+    struct resp *rp = EXCHANGE(CK_HEAD "5 ; a = b ;c\r\nhello\r\n"
+                               "1;q=\"\\\"; \\\\\"\r\n!\r\n0\r\n\r\n");
+    check_echo(rp, "hello!", 6, "BWS and a quoted-pair in extensions");
+#undef CK_HEAD
     server_stop();
 }
 
@@ -1330,6 +1418,53 @@ ST(expect_unknown_417)
     server_stop();
 }
 
+/* RFC 9110 §5.3: two Expect lines are one list; a member other than
+ * 100-continue in any of them is a 417 (§10.1.1), whichever comes last. */
+ST(expect_two_lines_417)
+{
+    server_start();
+    REJECT("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+           "Expect: x-other\r\nExpect: 100-continue\r\n\r\nhello" SMUGGLED,
+           417);
+    REJECT("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+           "Expect: 100-continue\r\nExpect: x-other\r\n\r\nhello" SMUGGLED,
+           417);
+    server_stop();
+}
+
+/* RFC 9110 §5.3: Connection lines are one list, and RFC 9112 §9.6: a
+ * "close" in it means the connection closes after this response — a later
+ * "keep-alive" line does not undo it. The response says so, the
+ * connection ends, and the request behind it is never answered. */
+ST(connection_close_in_any_line_closes)
+{
+    server_start();
+    static const char *const reqs[] = {
+        ("GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+         "Connection: keep-alive\r\n\r\n" SMUGGLED),
+        ("GET /plaintext HTTP/1.0\r\nConnection: keep-alive\r\n"
+         "Connection: close\r\n\r\n" SMUGGLED),
+        ("GET /plaintext HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"
+         SMUGGLED),
+    };
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+        const char *what = shown(reqs[i], strlen(reqs[i]));
+        int fd = connect_server();
+        struct reader *r = reader_for(fd, 0);
+        struct resp *rp = &resp_pool[0];
+        send_str(fd, reqs[i]);
+        expect_response(r, rp, what);
+        check_plain(rp, what);
+        cr_assert(has_conn_close(rp), "%s: no Connection: close:\n%s", what,
+                  rp->head);
+        int e = read_eof(r);
+        cr_assert(e == 1, "%s: want EOF after the response, got %s", what,
+                  eof_name(e));
+        close(fd);
+    }
+    server_stop();
+}
+
 /* RFC 9110 §10.1.1: the server may answer finally instead of 100 — it must
  * when the request will be refused: CL over the limit gets the 413 at
  * once, and no 100 before it (the client must not send the body). */
@@ -1444,6 +1579,31 @@ ST(limits_as_flags)
     n = (size_t)snprintf(req, sizeof req, "POST /echo HTTP/1.1\r\nHost: x\r\n"
                          "Transfer-Encoding: chunked\r\n\r\nfffff\r\n");
     reject(req, n, 413);
+    server_stop();
+}
+
+/* The limits as the README states them: --max-request-line bounds the
+ * request line, --max-head the field lines after it. A request line just
+ * under its limit with a field section just under its own is served (it
+ * was a 431 when the head limit counted the request line too). */
+ST(limits_line_and_fields_apart)
+{
+    server_start_with(small_limits);
+    static char req[4096];
+    /* "GET /plaintext?" + q + " HTTP/1.1\r\n": 26 + q bytes, 510 in all;
+     * "Host: x\r\nX-Big: " + v + "\r\n\r\n": 20 + v bytes, 1020 in all */
+    int n = snprintf(req, sizeof req, "GET /plaintext?%0484d HTTP/1.1\r\n"
+                     "Host: x\r\nX-Big: %01000d\r\n\r\n", 0, 0);
+    cr_assert(n == 510 + 1020, "%d", n);
+    struct resp *rp = exchange(req, (size_t)n);
+    check_plain(rp, "a 510-byte request line and 1020 bytes of fields");
+    /* past either limit: 431 for the fields, 414 for the line */
+    n = snprintf(req, sizeof req, "GET /plaintext?%0484d HTTP/1.1\r\n"
+                 "Host: x\r\nX-Big: %01005d\r\n\r\n", 0, 0);
+    reject(req, (size_t)n, 431);
+    n = snprintf(req, sizeof req, "GET /plaintext?%0487d HTTP/1.1\r\n"
+                 "Host: x\r\n\r\n", 0);
+    reject(req, (size_t)n, 414);
     server_stop();
 }
 
