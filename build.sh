@@ -163,7 +163,11 @@ build_fuzz() {
 "Expect: 100-continue\x0d\x0a"
 "0\x0d\x0a\x0d\x0a"
 ";ext=val"
+";a=\"b\\\"\""
 "ffffffffffffffff"
+" HTTP/1.2\x0d\x0a"
+"Expect: "
+"Connection: "
 EOF
 }
 
