@@ -122,8 +122,8 @@ fuzz_links() {
         clang -fsanitize=fuzzer -x c - -o "$FUZZ_DIR/link-probe" >/dev/null 2>&1
 }
 
-# build_fuzz: build/fuzz/fuzz_parse and its dictionary. On failure, the
-# last line it says is the reason (run_tests reports "fuzzer not built").
+# build_fuzz: build/fuzz/fuzz_<target> and the parser's dictionary. On
+# failure, the last line it says is the reason (see fuzz_ready).
 build_fuzz() {
     need_pkgs clang:clang || return 1
     mkdir -p "$FUZZ_DIR"
@@ -188,6 +188,17 @@ run_fuzz() {
         "$FUZZ_DIR/$t-corpus" "$seeds" >"$log" 2>&1
 }
 
+# fuzz_ready LOG: build the fuzzers, their output to LOG. If they cannot be
+# built (clang missing, apt-get failing, a compile error), say so as
+# "fuzzer not built: REASON" — no fuzzing happened, which is not a crash —
+# and fail.
+fuzz_ready() {
+    (build_fuzz) >"$1" 2>&1 && return 0
+    tail -n 20 "$1" >&2
+    say "   fuzz: FAILED: fuzzer not built: $(grep -a '^build.sh: ' "$1" | tail -n 1 | sed 's/^build.sh: //')"
+    return 1
+}
+
 run_tests() {
     need_pkgs libcriterion-dev:/usr/include/criterion/criterion.h \
               curl:curl hey:hey python3:python3 || exit 1
@@ -217,10 +228,8 @@ run_tests() {
     # that cannot be built (clang missing, apt-get failing) fails the run
     # too, said as such: no fuzzing happened, and no crash was found.
     local secs=${FUZZ_SECONDS:-60}
-    if ((secs > 0)) && ! (build_fuzz) >"$log" 2>&1; then
+    if ((secs > 0)) && ! fuzz_ready "$log"; then
         failed=$((failed + 1))
-        tail -n 20 "$log" >&2
-        say "   fuzz: FAILED: fuzzer not built: $(grep -a '^build.sh: ' "$log" | tail -n 1 | sed 's/^build.sh: //')"
     elif ((secs > 0)); then
         local ft
         for ft in $FUZZ_TARGETS; do
@@ -280,7 +289,7 @@ case $cmd in
         exec "$OUT_BIN" "$@" ;;
     test) run_tests ;;
     bench) shift; build_release; exec bench/bench.sh "$@" ;;
-    fuzz) build_fuzz || exit 1
+    fuzz) log=$(mktemp); fuzz_ready "$log" || exit 1; rm -f "$log"
         for t in ${3:-$FUZZ_TARGETS}; do run_fuzz "$t" "${2:-60}" || exit 1; done ;;
     soak) shift; build_release; CC="$CC" CFLAGS="$CFLAGS" SAN="$SAN" SRC="$SRC" exec test/soak.sh "$@" ;;
     clean) rm -rf "$OUT" ducta ;;
