@@ -2,14 +2,23 @@
  * ducta.c — start-up, the workers and their event loop.
  *
  * Owns: the command line, the server (struct ducta_server: its workers,
- * their listening sockets, the wake-up eventfd), one worker thread per
- * core, each with its own SO_REUSEPORT listener and its own epoll instance
- * (the kernel spreads new connections across the listeners, so workers
- * share nothing and take no locks), accept and shedding at the descriptor
- * limit, the Date clock, and the signals: SIGINT/SIGTERM drain and stop,
- * SIGHUP is logged and ignored (see wait_for_stop).
+ * their listening sockets, the wake-up eventfd, the --root directory),
+ * one worker thread per core, each with its own SO_REUSEPORT listener and
+ * its own epoll instance (the kernel spreads new connections across the
+ * listeners, so workers share nothing and take no locks), accept and
+ * shedding at the descriptor limit, the clock (now_ms and the Date), the
+ * once-a-second trim of the buffer pool, and the signals: SIGINT/SIGTERM
+ * drain and stop, SIGHUP is logged and ignored (see wait_for_stop).
  *
  * Does not own: what happens on a connection once accepted (conn.c).
+ * Accept is here and a connection's open and close are there because the
+ * backlog belongs to the listener, which is the loop's, with the shedding
+ * at EMFILE that needs the listener and the reserve descriptor; a
+ * connection begins when ducta_worker_adopt hands conn.c a socket, and
+ * conn.c alone decides when it ends. Calls go one way: the loop drives
+ * connections (ducta_conn_event, ducta_conn_expire, ducta_buffers_trim),
+ * and a connection asks the loop for something only by what
+ * ducta_conn_event returns.
  *
  * Process-wide, because the kernel makes them so: the signal mask and
  * dispositions, and RLIMIT_NOFILE. Everything else of a running server is
@@ -17,11 +26,12 @@
  * ducta_serve() call sigwait()s, and a signal reaches one of them).
  *
  * The "ev_" section below is the only code that speaks epoll: watch, wait,
- * and translate the kernel's bits into DUCTA_EV_READ/WRITE for conn.c. It
- * is not a place where another backend plugs in: the model is readiness,
- * and conn.c makes its own recv/send/sendfile calls when told a socket is
- * ready, and asks for a fresh edge with ducta_worker_rearm(). A completion
- * backend (io_uring) would have to take those calls out of conn.c too.
+ * translate the kernel's bits into DUCTA_EV_READ/WRITE/PEER_SHUT for
+ * conn.c, and re-arm a connection that asked for it (DUCTA_WANT_REARM). It
+ * is not yet a place where another backend plugs in: the model is
+ * readiness, and conn.c makes its own recv/send/sendfile calls when told a
+ * socket is ready. A completion backend (io_uring) would have to take
+ * those calls out of conn.c too.
  */
 #define _GNU_SOURCE
 #include "ducta.h"
@@ -64,6 +74,7 @@ enum {
     MIN_HEAD = 256,            /* smallest --max-head/--max-request-line */
     EVENTS_PER_WAIT = 512,     /* epoll_wait batch */
     TICK_MS = 1000,            /* idle wake-up: the Date clock's grain */
+    TRIM_MS = 1000,            /* buffer pages unused this long go back */
     DRAIN_TICK_MS = 50,        /* wake-up while draining for shutdown */
     ACCEPT_RETRY_MS = 50,      /* wake-up while the backlog is stalled */
     DEFER_ACCEPT_S = 1,        /* TCP_DEFER_ACCEPT: see open_listener */
@@ -208,7 +219,6 @@ void ducta_worker_tick(struct ducta_worker *w)
     if (ts.tv_sec == w->date_sec)
         return;
     w->date_sec = ts.tv_sec;
-    ducta_buffers_trim(w);  /* once a second, like the Date */
     struct tm tm;
     char tmp[64];
     gmtime_r(&ts.tv_sec, &tm);
@@ -244,7 +254,9 @@ int ducta_worker_init(struct ducta_worker *w, const struct ducta_config *cfg,
         close(w->epfd);
         return -1;
     }
+    ducta_timers_init(w);
     ducta_worker_tick(w);
+    w->trim_due_ms = w->now_ms + TRIM_MS;
     return 0;
 }
 
@@ -263,9 +275,14 @@ static uint64_t conn_token(struct ducta_worker *w, struct ducta_conn *c)
     return ((uint64_t)c->gen << 32) | (uint32_t)(c - w->slab);
 }
 
-int ducta_worker_rearm(struct ducta_worker *w, struct ducta_conn *c)
+/* Hand c what the backend saw, and give it what it asks for in return:
+ * the loop drives the connection, never the reverse. */
+static void conn_dispatch(struct ducta_worker *w, struct ducta_conn *c,
+                          unsigned bits)
 {
-    return ev_rearm_conn(w->epfd, c->fd, conn_token(w, c));
+    if (ducta_conn_event(w, c, bits) == DUCTA_WANT_REARM &&
+        ev_rearm_conn(w->epfd, c->fd, conn_token(w, c)) != 0)
+        ducta_conn_close(w, c);
 }
 
 int ducta_worker_adopt(struct ducta_worker *w, int fd)
@@ -279,7 +296,7 @@ int ducta_worker_adopt(struct ducta_worker *w, int fd)
         ducta_conn_close(w, c);
         return -1;
     }
-    ducta_conn_event(w, c, 0);  /* optimistic first read: see conn_open */
+    conn_dispatch(w, c, 0);  /* optimistic first read: see conn_open */
     return 0;
 }
 
@@ -369,6 +386,10 @@ int ducta_worker_poll(struct ducta_worker *w, int timeout_ms)
     if (n < 0)
         return -1;
     ducta_worker_tick(w);
+    if (w->now_ms >= w->trim_due_ms) {
+        ducta_buffers_trim(w);
+        w->trim_due_ms = w->now_ms + TRIM_MS;
+    }
     for (int i = 0; i < n; i++) {
         uint32_t slot = (uint32_t)evs[i].token;
         if (slot == TOKEN_LISTEN) {
@@ -382,7 +403,7 @@ int ducta_worker_poll(struct ducta_worker *w, int timeout_ms)
             if (c->gen != (uint32_t)(evs[i].token >> 32) ||
                 c->state == DUCTA_CONN_FREE)
                 continue;
-            ducta_conn_event(w, c, evs[i].bits);
+            conn_dispatch(w, c, evs[i].bits);
         }
     }
     ducta_conn_expire(w);

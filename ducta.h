@@ -419,6 +419,8 @@ struct ducta_conn {
     /* Edge-triggered epoll tells us about a change once; these remember it
      * until a syscall shows the edge was consumed (short read, EAGAIN). */
     uint8_t in_ready, out_ready;
+    uint8_t step_aside;      /* stopped while still writable (see
+                              * DUCTA_SENDFILE_BURST): wants a fresh event */
     uint8_t peer_shut;       /* epoll saw the peer shut its writing side:
                               * a short read no longer means "drained",
                               * because the EOF behind it must be read */
@@ -485,10 +487,11 @@ struct ducta_worker {
     uint32_t buf_free_top;     /* entries on the stack */
     uint32_t buf_high_water;   /* pairs [0, buf_high_water) ever used */
     /* After a burst the pool would keep every page it touched. Stack
-     * entries [0, buf_low) were not taken since the last trim (a tick), so
-     * they are cold; entries [0, buf_released) have had their pages given
-     * back to the kernel already (ducta_buffers_trim). */
+     * entries [0, buf_low) were not taken since the last trim, so they are
+     * cold; entries [0, buf_released) have had their pages given back to
+     * the kernel already (ducta_buffers_trim, due at trim_due_ms). */
     uint32_t buf_low, buf_released;
+    int64_t trim_due_ms;
     /* The request being parsed and handled. A worker handles one request
      * at a time, start to end, so one per worker is enough: keeping it out
      * of the connection keeps an idle connection small. */
@@ -519,11 +522,23 @@ struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd);
  * socket change. The bits are the backend's translation of its own events
  * (an error or hang-up sets both, so the next syscall reports it). */
 enum { DUCTA_EV_READ = 1, DUCTA_EV_WRITE = 2, DUCTA_EV_PEER_SHUT = 4 };
-void ducta_conn_event(struct ducta_worker *w, struct ducta_conn *c,
-                      unsigned events);
-/* Once a tick: give back the pages of buffer pairs unused since the last
- * tick, so memory after a burst returns to what the load needs now. */
+/* What the connection, now waiting, wants the backend to do: the loop does
+ * it, so that conn.c never calls back into ducta.c. */
+enum ducta_conn_want {
+    DUCTA_WANT_NOTHING = 0,  /* the next edge will come by itself (or the
+                              * connection is closed) */
+    DUCTA_WANT_REARM,        /* it stepped aside while it could still
+                              * write: a fresh event when it is writable,
+                              * at once if it is now */
+};
+enum ducta_conn_want ducta_conn_event(struct ducta_worker *w,
+                                      struct ducta_conn *c, unsigned events);
+/* The loop calls this once a second: give back the pages of buffer pairs
+ * unused since the last call, so memory after a burst returns to what the
+ * load needs now. */
 void ducta_buffers_trim(struct ducta_worker *w);
+/* The deadlines' durations (from the config) and their empty lists. */
+void ducta_timers_init(struct ducta_worker *w);
 /* Close the connections whose deadline has passed (w->now_ms). */
 void ducta_conn_expire(struct ducta_worker *w);
 /* Graceful shutdown: close idle connections, let the rest finish. */
@@ -543,11 +558,7 @@ void ducta_worker_destroy(struct ducta_worker *w);
 int ducta_worker_adopt(struct ducta_worker *w, int fd);
 /* One round of the loop: wait up to timeout_ms, dispatch what happened. */
 int ducta_worker_poll(struct ducta_worker *w, int timeout_ms);
-/* Refresh w->date if the second has changed. */
+/* Read the clock into w->now_ms; refresh w->date if the second changed. */
 void ducta_worker_tick(struct ducta_worker *w);
-/* Ask the backend for a fresh event for c when it is ready again (at once
- * if it is ready now): how a connection that stopped while it could still
- * write (DUCTA_SENDFILE_BURST) gets its turn back. 0, or -1. */
-int ducta_worker_rearm(struct ducta_worker *w, struct ducta_conn *c);
 
 #endif /* DUCTA_H */

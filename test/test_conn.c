@@ -993,16 +993,16 @@ Test(conn, buffer_pages_go_back_after_a_burst)
     cr_assert_eq(w.buf_high_water, 8);
     char *first = w.slab[0].rbuf;
     cr_assert_gt(resident(first, 4096), 0);
-    time_t sec = w.date_sec;
+    int64_t due = w.trim_due_ms;
     for (int i = 0; i < 8; i++)
         send_str(fds[i], "Host: t\r\n\r\n");
     pump();
     cr_assert_eq(w.buf_free_top, 8, "all pairs back in the pool");
-    ducta_buffers_trim(&w);  /* a tick: they were in use during it */
-    /* unless the loop's own once-a-second tick (ducta_worker_tick, in
+    ducta_buffers_trim(&w);  /* a trim: they were in use since the last */
+    /* unless the loop's own once-a-second trim (ducta_worker_poll, in
      * pump) fell between their return and this trim: then this is the
      * second trim, and the pages may rightly be gone already */
-    if (w.date_sec == sec)
+    if (w.trim_due_ms == due)
         cr_assert_gt(resident(first, 4096), 0);
     ducta_buffers_trim(&w);  /* a quiet tick: now they are cold */
     size_t pair = w.rbuf_size + w.wbuf_size;
