@@ -723,11 +723,12 @@ static enum ducta_conn_state on_handle(struct ducta_worker *w,
     int head_method = method_is(req->method, "HEAD", 4);
     response_reset(res);
     ducta_handler h = ducta_route(req, &status, &allow);
+    req->files = w->files;  /* for ducta_response_file, from any handler */
     int failed = 0;
     if (h) {
         allow = NULL;  /* only the router's own 405 lists methods */
         failed = h(req, res) != 0;
-    } else if (status == 404 && w->cfg->root) {
+    } else if (status == 404 && w->files) {
         /* every method: the file server answers 405 or OPTIONS itself */
         failed = ducta_response_file(req, res, req->path.ptr,
                                      req->path.len) != 0;

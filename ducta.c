@@ -201,6 +201,7 @@ struct ducta_server {
     struct in_addr addr;         /* cfg->bind, parsed once */
     int port;                    /* the bound one (cfg->port may be 0) */
     int wake_fd;                 /* eventfd: one write stops every worker */
+    struct ducta_files files;    /* --root, when given: root_fd >= 0 */
     int n, ready, started;       /* workers: allocated, set up, running */
     struct ducta_worker *workers;
     pthread_t *tids;
@@ -583,6 +584,7 @@ static int setup_worker(struct ducta_server *s, int i)
                     i, s->cfg->max_conns, strerror(errno));
     s->ready++;  /* initialised: teardown destroys it */
     w->server = s;
+    w->files = s->files.root_fd >= 0 ? &s->files : NULL;
     w->listen_fd = open_listener(s, s->port, 1);
     if (w->listen_fd < 0)
         return -1;
@@ -601,9 +603,10 @@ static int server_open(struct ducta_server *s)
     char err[ERR_LEN];
     if (check_address(s) != 0)
         return -1;
-    if (cfg->root && ducta_files_init(cfg->root, err, sizeof err) != 0)
+    if (cfg->root &&
+        ducta_files_open(&s->files, cfg->root, cfg->dotfiles, err,
+                         sizeof err) != 0)
         return fail(s, "%s", err);
-    ducta_files_dotfiles(cfg->dotfiles);
     fit_descriptor_limit(cfg);
     block_signals(s);
     s->workers = calloc((size_t)s->n, sizeof *s->workers);
@@ -664,13 +667,15 @@ static void server_close(struct ducta_server *s)
         ducta_worker_destroy(&s->workers[i]);
     if (s->wake_fd >= 0)
         close(s->wake_fd);
+    ducta_files_close(&s->files);
     free(s->workers);
     free(s->tids);
 }
 
 int ducta_serve(const struct ducta_config *cfg)
 {
-    struct ducta_server s = {.cfg = cfg, .n = cfg->threads, .wake_fd = -1};
+    struct ducta_server s = {.cfg = cfg, .n = cfg->threads, .wake_fd = -1,
+                             .files = {.root_fd = -1}};
     int ok = server_open(&s) == 0 && server_start(&s) == 0;
     if (ok) {
         printf("ducta %s listening on http://%s:%d (%d worker%s, %d "

@@ -70,6 +70,8 @@ typedef struct {
     ducta_slice value;  /* as sent (not percent-decoded) */
 } ducta_param;
 
+struct ducta_files;  /* a server's --root: ducta's own, opaque here */
+
 /* The request as a handler sees it: every slice points into the
  * connection's read buffer and is valid only during the handler call. */
 struct ducta_request {
@@ -88,6 +90,9 @@ struct ducta_request {
     ducta_param params[DUCTA_MAX_PARAMS];
     size_t nheaders;
     ducta_header headers[DUCTA_HEADERS_CAP];
+    /* ducta's own: the server's --root, for ducta_response_file; NULL
+     * when there is none */
+    const struct ducta_files *files;
 };
 
 /* Where a response body comes from. */
@@ -310,11 +315,17 @@ ducta_handler ducta_route(struct ducta_request *req, int *status,
  * "application/octet-stream" if unknown. */
 const char *ducta_mime_type(const char *ext, size_t len);
 
-/* ducta_files_init opens the root once at start-up: 0, or -1 with a
- * message in err. ducta_files_dotfiles(cfg->dotfiles) says whether path
- * segments starting with '.' are served (default: not). */
-int ducta_files_init(const char *root, char *err, size_t errlen);
-void ducta_files_dotfiles(int serve);
+/* A server's root: opened once by ducta_serve, held in its struct
+ * ducta_server, and reached by every request through req->files. */
+struct ducta_files {
+    int root_fd;       /* O_PATH descriptor of --root */
+    int dotfiles;      /* serve path segments starting with '.' */
+    int have_openat2;  /* the kernel has it (and DUCTA_NO_OPENAT2 unset) */
+};
+/* 0, or -1 with a message in err. */
+int ducta_files_open(struct ducta_files *fs, const char *root, int dotfiles,
+                     char *err, size_t errlen);
+void ducta_files_close(struct ducta_files *fs);
 
 /* handler.c — the handler's side of the API. ducta_response_check: may
  * what a handler filled in be sent as it is (the rules above struct
@@ -468,6 +479,7 @@ struct ducta_worker {
                                 * new edge will announce: retry each round */
     struct ducta_server *server;  /* ducta.c's, for its wake fd; NULL in
                                    * tests that drive a worker alone */
+    const struct ducta_files *files;  /* the server's --root, or NULL */
     uint64_t shed;             /* connections closed at once for lack of
                                 * descriptors or slots */
     uint64_t reclaimed;        /* idle or not-yet-started connections
