@@ -49,6 +49,7 @@
  * Pipelining falls out of the order: PARSING answers every complete request
  * in the read buffer before WRITING sends all their responses in one send.
  */
+#define DUCTA_INTERNAL 1  /* one of the server's files: ducta.h Part 2 */
 #include "ducta.h"
 
 #include <errno.h>

@@ -34,6 +34,7 @@
  * those calls out of conn.c too.
  */
 #define _GNU_SOURCE
+#define DUCTA_INTERNAL 1  /* one of the server's files: ducta.h Part 2 */
 #include "ducta.h"
 
 #include <arpa/inet.h>

@@ -1,12 +1,17 @@
 /*
  * ducta.h — the one header of ducta, an HTTP/1.1 server in C on raw epoll.
  *
- * It owns two things, in two halves:
- *   1. The public API an embedder uses: the configuration, the read-only
- *      request view a handler receives, and the response a handler fills in.
- *   2. The internal seams between the server's own files (parse.c, router.c,
- *      conn.c, ducta.c). They are here, not in a second header, so that a
- *      reader has one place to look; embedders should use only part 1.
+ * It holds two things, in two blocks:
+ *   1. The public API, all an embedder uses: the configuration, the
+ *      read-only request a handler receives, the response it fills in, and
+ *      the helpers for both. It reads on its own, top to bottom.
+ *   2. Under #ifdef DUCTA_INTERNAL, the seams between the server's own
+ *      files (parse.c, router.c, handler.c, files.c, conn.c, ducta.c) and
+ *      for the tests that drive them. Those files define DUCTA_INTERNAL
+ *      before including this header; an embedder does not, and sees none of
+ *      it (example/ and test/app/ are built that way, which keeps the line
+ *      honest). One header rather than two, so a reader has one place to
+ *      look.
  *
  * Data path, one request (see README.md for the drawing):
  *   socket → recv into the connection's read buffer (conn.c)
@@ -26,7 +31,7 @@
 #define DUCTA_VERSION "0.1.0"
 
 /* ------------------------------------------------------------------ */
-/* Part 1: public API                                                   */
+/* Part 1: the public API                                               */
 /* ------------------------------------------------------------------ */
 
 /* A view of bytes that live in someone else's memory (for a request: the
@@ -148,6 +153,12 @@ struct ducta_response {
 typedef int (*ducta_handler)(const struct ducta_request *req,
                              struct ducta_response *res);
 
+/* An HTTP date (the Date field, Last-Modified) is always 29 bytes:
+ * "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7, IMF-fixdate). */
+enum { DUCTA_DATE_LEN = 29 };
+
+/* ---- what a handler calls (handler.c, files.c) ---- */
+
 /* Look a header up by name, case-insensitively. NULL if absent. */
 const ducta_slice *ducta_header_get(const struct ducta_request *req,
                                     const char *name);
@@ -163,9 +174,7 @@ const ducta_slice *ducta_param_get(const struct ducta_request *req,
 int ducta_response_header(struct ducta_response *res, const char *name,
                           const char *value);
 
-/* handler.c — helpers that do the scratch bookkeeping for a handler.
- *
- * printf into what is left of res->scratch: the result is NUL-terminated,
+/* printf into what is left of res->scratch: the result is NUL-terminated,
  * scratch_used moves past it, and it lives as long as the response, so it
  * may be the body or a header value. NULL (scratch_used unchanged) when it
  * does not fit, or when scratch_used is already past the end. */
@@ -195,6 +204,10 @@ int ducta_response_file(const struct ducta_request *req,
                         struct ducta_response *res, const char *path,
                         size_t len);
 
+/* The MIME type for a file name extension (without the dot, any case);
+ * "application/octet-stream" if unknown. */
+const char *ducta_mime_type(const char *ext, size_t len);
+
 /* Built-in handlers (router.c), named in routes.def; a routes file of
  * one's own may name them too (`GET /hello ducta_plaintext`). */
 int ducta_plaintext(const struct ducta_request *req,
@@ -206,6 +219,10 @@ int ducta_echo(const struct ducta_request *req,
 int ducta_options(const struct ducta_request *req,
                   struct ducta_response *res);  /* 200, empty */
 
+/* The body deadline is a minimum rate, not a total: it moves on each time
+ * another DUCTA_BODY_STEP bytes have arrived. */
+enum { DUCTA_BODY_STEP = 1024 };
+
 /* Server configuration. ducta_config_defaults() fills in the documented
  * defaults; the command line (ducta --help) changes them. */
 struct ducta_config {
@@ -216,7 +233,7 @@ struct ducta_config {
     int pin;                /* pin worker i to core i: 1 */
     int drain_ms;           /* graceful-shutdown deadline: 5000 ms */
     int backlog;            /* listen(2) backlog: 4096 */
-    /* Deadlines, in milliseconds (see enum ducta_timer) */
+    /* Deadlines, in milliseconds, for a client that stalls; 0: none */
     int head_timeout_ms;     /* whole request head: 10000 */
     int body_timeout_ms;     /* each DUCTA_BODY_STEP bytes of body: 10000 */
     int idle_timeout_ms;     /* keep-alive idle: 60000 */
@@ -246,6 +263,8 @@ int ducta_main(int argc, char **argv);
 /* ------------------------------------------------------------------ */
 /* Part 2: internal seams between the server's files                    */
 /* ------------------------------------------------------------------ */
+
+#ifdef DUCTA_INTERNAL
 
 /* parse.c — the request parser.
  *
@@ -292,7 +311,8 @@ ssize_t ducta_parse_chunked(struct ducta_chunked *ck,
                             size_t *len);
 
 /* The SIMD level of the scanner: chosen at start-up from the CPU, or by
- * DUCTA_SIMD=scalar|sse42|avx2 in the environment. */
+ * DUCTA_SIMD=scalar|sse42|avx2 in the environment. It is process-wide, not
+ * a server's, because it describes the CPU every server runs on. */
 enum ducta_simd { DUCTA_SIMD_SCALAR, DUCTA_SIMD_SSE42, DUCTA_SIMD_AVX2 };
 int ducta_simd_set(enum ducta_simd level);  /* -1 if the CPU lacks it */
 enum ducta_simd ducta_simd_get(void);
@@ -308,12 +328,6 @@ const char *ducta_simd_name(enum ducta_simd level);
  * in this thread). */
 ducta_handler ducta_route(struct ducta_request *req, int *status,
                           const char **allow);
-
-/* files.c — static files under --root (ducta_response_file() is the
- * handler-facing side).
- * The MIME type for a file name extension (without the dot, any case);
- * "application/octet-stream" if unknown. */
-const char *ducta_mime_type(const char *ext, size_t len);
 
 /* A server's root: opened once by ducta_serve, held in its struct
  * ducta_server, and reached by every request through req->files. */
@@ -405,10 +419,6 @@ enum ducta_timer {
     DUCTA_TIMER_COUNT,
 };
 
-/* The body deadline is a minimum rate, not a total: it moves on each time
- * another DUCTA_BODY_STEP bytes have arrived. */
-enum { DUCTA_BODY_STEP = 1024 };
-
 /* Intrusive lists of slots, in the order they were appended: a list's
  * ends, and a connection's links in it. */
 struct ducta_list {
@@ -417,10 +427,6 @@ struct ducta_list {
 struct ducta_link {
     uint32_t prev, next;   /* slots, or DUCTA_NO_SLOT */
 };
-
-/* The Date header value is always 29 bytes: "Sun, 06 Nov 1994 08:49:37 GMT"
- * (RFC 9110 §5.6.7, IMF-fixdate). */
-enum { DUCTA_DATE_LEN = 29 };
 
 struct ducta_conn {
     int fd;
@@ -572,5 +578,7 @@ int ducta_worker_adopt(struct ducta_worker *w, int fd);
 int ducta_worker_poll(struct ducta_worker *w, int timeout_ms);
 /* Read the clock into w->now_ms; refresh w->date if the second changed. */
 void ducta_worker_tick(struct ducta_worker *w);
+
+#endif /* DUCTA_INTERNAL */
 
 #endif /* DUCTA_H */

@@ -46,6 +46,7 @@
  * res->scratch.
  */
 #define _GNU_SOURCE  /* O_PATH, timegm */
+#define DUCTA_INTERNAL 1  /* one of the server's files: ducta.h Part 2 */
 #include "ducta.h"
 
 #include <errno.h>

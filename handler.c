@@ -19,6 +19,7 @@
  * promise bytes never sent and misframe every later response on the
  * connection. Each rule here turns such a mistake into a clean 500.
  */
+#define DUCTA_INTERNAL 1  /* one of the server's files: ducta.h Part 2 */
 #include "ducta.h"
 
 #include <stdarg.h>

@@ -34,6 +34,7 @@
  * conn.c drops the body). Paths are compared as sent: not percent-decoded,
  * and /a differs from /a/.
  */
+#define DUCTA_INTERNAL 1  /* one of the server's files: ducta.h Part 2 */
 #include "ducta.h"
 
 #include <stdint.h>

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define DUCTA_INTERNAL 1  /* drives ducta.h Part 2 */
 #include "ducta.h"
 
 static struct ducta_config cfg;

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define DUCTA_INTERNAL 1  /* drives ducta.h Part 2 */
 #include "ducta.h"
 #include "client.h"
 #include "spawn.h"
