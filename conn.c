@@ -790,7 +790,7 @@ static enum ducta_conn_state after_sent(struct ducta_conn *c)
     return DUCTA_CONN_PARSING;
 }
 
-/* A send or sendfile that moved nothing: absorb an ordinary event (EINTR:
+/* A send or sendfile that moved nothing: absorb an ordinary outcome (EINTR:
  * try again; EAGAIN: the socket buffer is full, so clear out_ready and wait
  * for epoll) and return 1; anything else — the peer is gone — returns 0. */
 static int absorb_write_error(struct ducta_conn *c, ssize_t n)

@@ -446,9 +446,10 @@ static void *worker_main(void *arg)
 
 /* ---- start-up ---------------------------------------------------------- */
 
-static int fail(struct ducta_server *s, const char *fmt, ...)
+/* Say why start-up failed (s->err, printed by ducta_serve) and return -1. */
+static int startup_error(struct ducta_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static int fail(struct ducta_server *s, const char *fmt, ...)
+static int startup_error(struct ducta_server *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -464,13 +465,13 @@ static int open_listener(struct ducta_server *s, int port, int reuseport)
                              .sin_addr = s->addr};
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return fail(s, "socket: %s", strerror(errno));
+        return startup_error(s, "socket: %s", strerror(errno));
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuseport &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
         close(fd);
-        return fail(s, "SO_REUSEPORT: %s", strerror(errno));
+        return startup_error(s, "SO_REUSEPORT: %s", strerror(errno));
     }
     /* A connection becomes acceptable when its first bytes arrive, not at
      * the end of the handshake: one wake-up of the worker per connection
@@ -486,12 +487,12 @@ static int open_listener(struct ducta_server *s, int port, int reuseport)
                 strerror(errno));
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         close(fd);
-        return fail(s, "cannot listen on %s:%d: %s", s->cfg->bind, port,
-                    strerror(errno));
+        return startup_error(s, "cannot listen on %s:%d: %s", s->cfg->bind,
+                             port, strerror(errno));
     }
     if (listen(fd, s->cfg->backlog) != 0) {
         close(fd);
-        return fail(s, "listen: %s", strerror(errno));
+        return startup_error(s, "listen: %s", strerror(errno));
     }
     return fd;
 }
@@ -522,7 +523,8 @@ static void pin_to_core(pthread_t t, int i)
 static int check_address(struct ducta_server *s)
 {
     if (inet_pton(AF_INET, s->cfg->bind, &s->addr) != 1)
-        return fail(s, "--bind: '%s' is not an IPv4 address", s->cfg->bind);
+        return startup_error(s, "--bind: '%s' is not an IPv4 address",
+                             s->cfg->bind);
     if (s->cfg->port == 0)
         return 0;
     int probe = open_listener(s, s->cfg->port, 0);
@@ -581,8 +583,9 @@ static int setup_worker(struct ducta_server *s, int i)
 {
     struct ducta_worker *w = &s->workers[i];
     if (ducta_worker_init(w, s->cfg, i) != 0)
-        return fail(s, "worker %d: cannot allocate %d connection slots: %s",
-                    i, s->cfg->max_conns, strerror(errno));
+        return startup_error(s,
+                             "worker %d: cannot allocate %d connection slots: %s",
+                             i, s->cfg->max_conns, strerror(errno));
     s->ready++;  /* initialised: teardown destroys it */
     w->server = s;
     w->files = s->files.root_fd >= 0 ? &s->files : NULL;
@@ -593,7 +596,7 @@ static int setup_worker(struct ducta_server *s, int i)
         s->port = bound_port(w->listen_fd);
     if (ev_watch_in(w->epfd, w->listen_fd, TOKEN_LISTEN, 1) != 0 ||
         ev_watch_in(w->epfd, s->wake_fd, TOKEN_WAKE, 0) != 0)
-        return fail(s, "epoll_ctl: %s", strerror(errno));
+        return startup_error(s, "epoll_ctl: %s", strerror(errno));
     return 0;
 }
 
@@ -607,16 +610,16 @@ static int server_open(struct ducta_server *s)
     if (cfg->root &&
         ducta_files_open(&s->files, cfg->root, cfg->dotfiles, err,
                          sizeof err) != 0)
-        return fail(s, "%s", err);
+        return startup_error(s, "%s", err);
     fit_descriptor_limit(cfg);
     block_signals(s);
     s->workers = calloc((size_t)s->n, sizeof *s->workers);
     s->tids = calloc((size_t)s->n, sizeof *s->tids);
     if (!s->workers || !s->tids)
-        return fail(s, "out of memory");
+        return startup_error(s, "out of memory");
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (s->wake_fd < 0)
-        return fail(s, "eventfd: %s", strerror(errno));
+        return startup_error(s, "eventfd: %s", strerror(errno));
     s->port = cfg->port;
     for (int i = 0; i < s->n; i++)
         if (setup_worker(s, i) != 0)
@@ -630,7 +633,7 @@ static int server_start(struct ducta_server *s)
         int rc = pthread_create(&s->tids[s->started], NULL, worker_main,
                                 &s->workers[s->started]);
         if (rc != 0)
-            return fail(s, "pthread_create: %s", strerror(rc));
+            return startup_error(s, "pthread_create: %s", strerror(rc));
         if (s->cfg->pin)
             pin_to_core(s->tids[s->started], s->started);
     }
