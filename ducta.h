@@ -329,8 +329,9 @@ const char *ducta_simd_name(enum ducta_simd level);
 ducta_handler ducta_route(struct ducta_request *req, int *status,
                           const char **allow);
 
-/* A server's root: opened once by ducta_serve, held in its struct
- * ducta_server, and reached by every request through req->files. */
+/* files.c — a server's --root (ducta_response_file is the handler-facing
+ * side): opened once by ducta_serve, held in its struct ducta_server, and
+ * reached by each request through req->files, set by conn.c. */
 struct ducta_files {
     int root_fd;       /* O_PATH descriptor of --root */
     int dotfiles;      /* serve path segments starting with '.' */
@@ -565,7 +566,7 @@ void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c);
 
 /* ducta.c — the event loop, exposed for the tests that drive a worker
  * without threads or listeners. struct ducta_server (a running server:
- * its workers, wake-up eventfd and port) is private to ducta.c. */
+ * its workers, wake-up eventfd, port and --root) is private to ducta.c. */
 struct ducta_server;
 int ducta_worker_init(struct ducta_worker *w, const struct ducta_config *cfg,
                       int id);
