@@ -8,9 +8,16 @@
  * connections, the recv/send/close syscalls on connected sockets, and the
  * response bytes.
  *
- * Does not own: epoll or accept (ducta.c), request syntax (parse.c),
- * which handler answers (router.c), or whether what a handler filled in
- * may be sent (handler.c).
+ * Does not own: epoll, the listener and accept (ducta.c), request syntax
+ * (parse.c), which handler answers (router.c), whether what a handler
+ * filled in may be sent (handler.c), or when the clock is read and the
+ * buffer pool trimmed (ducta.c's loop calls ducta_buffers_trim).
+ *
+ * A connection's life is here, from ducta_conn_open (a socket the loop
+ * accepted) to ducta_conn_close: its slot, its deadlines and its close are
+ * one piece of state that only this file changes. Nothing here calls into
+ * ducta.c: what a waiting connection needs from the event backend is what
+ * ducta_conn_event returns (enum ducta_conn_want).
  *
  * Words: "head" is a request's head (request line and fields) and nothing
  * else; a response's status line and fields are its "header"; the HEAD
@@ -35,11 +42,14 @@
  * Each state has one function that does its work and returns the next
  * state. A function that returns the state it was called in is waiting for
  * the kernel (no bytes yet, socket buffer full); conn_run() then returns
- * to the event loop until epoll reports a change.
+ * to the event loop until the backend reports a change, saying what it
+ * wants of the backend meanwhile (enum ducta_conn_want): usually nothing,
+ * as the next edge comes by itself.
  *
  * Pipelining falls out of the order: PARSING answers every complete request
  * in the read buffer before WRITING sends all their responses in one send.
  */
+#define DUCTA_INTERNAL 1  /* one of the server's files: ducta.h Part 2 */
 #include "ducta.h"
 
 #include <errno.h>
@@ -94,22 +104,6 @@ int ducta_slab_init(struct ducta_worker *w)
     }
     w->free_first = DUCTA_NO_SLOT;
     w->live = w->high_water = 0;
-    const struct ducta_config *cfg = w->cfg;
-    int timeouts[DUCTA_TIMER_COUNT] = {
-        /* a fresh connection gets as long for its first byte as a begun
-         * head gets for the rest of it */
-        [DUCTA_TIMER_FRESH] = cfg->head_timeout_ms,
-        [DUCTA_TIMER_HEAD] = cfg->head_timeout_ms,
-        [DUCTA_TIMER_BODY] = cfg->body_timeout_ms,
-        [DUCTA_TIMER_IDLE] = cfg->idle_timeout_ms,
-        [DUCTA_TIMER_WRITE] = cfg->write_timeout_ms,
-        [DUCTA_TIMER_LINGER] = cfg->linger_timeout_ms,
-    };
-    for (int t = 0; t < DUCTA_TIMER_COUNT; t++) {
-        w->timeout_ms[t] = timeouts[t];
-        w->timers[t].first = w->timers[t].last = DUCTA_NO_SLOT;
-    w->silent.first = w->silent.last = DUCTA_NO_SLOT;
-    }
     return 0;
 }
 
@@ -179,6 +173,26 @@ static void buf_give(struct ducta_worker *w, struct ducta_conn *c)
 }
 
 /* ---- timers ----------------------------------------------------------- */
+
+void ducta_timers_init(struct ducta_worker *w)
+{
+    const struct ducta_config *cfg = w->cfg;
+    int timeouts[DUCTA_TIMER_COUNT] = {
+        /* a fresh connection gets as long for its first byte as a begun
+         * head gets for the rest of it */
+        [DUCTA_TIMER_FRESH] = cfg->head_timeout_ms,
+        [DUCTA_TIMER_HEAD] = cfg->head_timeout_ms,
+        [DUCTA_TIMER_BODY] = cfg->body_timeout_ms,
+        [DUCTA_TIMER_IDLE] = cfg->idle_timeout_ms,
+        [DUCTA_TIMER_WRITE] = cfg->write_timeout_ms,
+        [DUCTA_TIMER_LINGER] = cfg->linger_timeout_ms,
+    };
+    for (int t = 0; t < DUCTA_TIMER_COUNT; t++) {
+        w->timeout_ms[t] = timeouts[t];
+        w->timers[t].first = w->timers[t].last = DUCTA_NO_SLOT;
+    }
+    w->silent.first = w->silent.last = DUCTA_NO_SLOT;
+}
 
 /* The two lists a connection can be in (its timer's, and the silent one)
  * share these: O(1) append and removal through links inside the slot. */
@@ -710,11 +724,12 @@ static enum ducta_conn_state on_handle(struct ducta_worker *w,
     int head_method = method_is(req->method, "HEAD", 4);
     response_reset(res);
     ducta_handler h = ducta_route(req, &status, &allow);
+    req->files = w->files;  /* for ducta_response_file, from any handler */
     int failed = 0;
     if (h) {
         allow = NULL;  /* only the router's own 405 lists methods */
         failed = h(req, res) != 0;
-    } else if (status == 404 && w->cfg->root) {
+    } else if (status == 404 && w->files) {
         /* every method: the file server answers 405 or OPTIONS itself */
         failed = ducta_response_file(req, res, req->path.ptr,
                                      req->path.len) != 0;
@@ -775,7 +790,7 @@ static enum ducta_conn_state after_sent(struct ducta_conn *c)
     return DUCTA_CONN_PARSING;
 }
 
-/* A send or sendfile that moved nothing: absorb an ordinary event (EINTR:
+/* A send or sendfile that moved nothing: absorb an ordinary outcome (EINTR:
  * try again; EAGAIN: the socket buffer is full, so clear out_ready and wait
  * for epoll) and return 1; anything else — the peer is gone — returns 0. */
 static int absorb_write_error(struct ducta_conn *c, ssize_t n)
@@ -821,19 +836,17 @@ static enum ducta_conn_state on_write(struct ducta_conn *c)
 
 /* SENDFILE: the file's bytes go from the page cache to the socket without
  * passing through user space (sendfile(2)). */
-static enum ducta_conn_state on_sendfile(struct ducta_worker *w,
-                                         struct ducta_conn *c)
+static enum ducta_conn_state on_sendfile(struct ducta_conn *c)
 {
     uint64_t burst = 0;
     while (c->file_pos < c->file_end) {
         if (!c->out_ready)
             return DUCTA_CONN_SENDFILE;
         if (burst >= DUCTA_SENDFILE_BURST) {
-            /* Still writable, but others wait: step aside, and have epoll
-             * hand this connection a new event behind theirs. */
-            if (ducta_worker_rearm(w, c) != 0)
-                return DUCTA_CONN_CLOSING;
+            /* Still writable, but others wait: step aside, and ask the
+             * loop for a new event behind theirs (ducta_conn_event). */
             c->out_ready = 0;
+            c->step_aside = 1;
             return DUCTA_CONN_SENDFILE;
         }
         uint64_t left = c->file_end - c->file_pos;
@@ -949,8 +962,10 @@ static void arm_timer(struct ducta_worker *w, struct ducta_conn *c,
     timer_set(w, c, t);
 }
 
-/* The one transition function: run states until one has to wait. */
-static void conn_run(struct ducta_worker *w, struct ducta_conn *c)
+/* The one transition function: run states until one has to wait, and say
+ * what the connection needs from the backend while it does. */
+static enum ducta_conn_want conn_run(struct ducta_worker *w,
+                                     struct ducta_conn *c)
 {
     uint64_t io_before = c->io_count, served_before = w->served;
     for (;;) {
@@ -961,11 +976,13 @@ static void conn_run(struct ducta_worker *w, struct ducta_conn *c)
         case DUCTA_CONN_PARSING:  next = on_parse(w, c); break;
         case DUCTA_CONN_HANDLING: next = on_handle(w, c); break;
         case DUCTA_CONN_WRITING:  next = on_write(c); break;
-        case DUCTA_CONN_SENDFILE: next = on_sendfile(w, c); break;
+        case DUCTA_CONN_SENDFILE: next = on_sendfile(c); break;
         case DUCTA_CONN_LINGERING: next = on_linger(w, c); break;
-        case DUCTA_CONN_CLOSING:  ducta_conn_close(w, c); return;
+        case DUCTA_CONN_CLOSING:
+            ducta_conn_close(w, c);
+            return DUCTA_WANT_NOTHING;
         case DUCTA_CONN_FREE:
-        default:                  return;
+        default:                  return DUCTA_WANT_NOTHING;
         }
         /* Draining for shutdown: an idle connection has nothing in flight */
         if (next == DUCTA_CONN_KEEPALIVE && w->stopping)
@@ -976,14 +993,17 @@ static void conn_run(struct ducta_worker *w, struct ducta_conn *c)
             if (c->silent && (c->answered || c->head_len || request_begun(c)))
                 silent_leave(w, c);
             arm_timer(w, c, io_before, served_before);
-            return;
+            if (!c->step_aside)
+                return DUCTA_WANT_NOTHING;
+            c->step_aside = 0;
+            return DUCTA_WANT_REARM;
         }
         c->state = next;
     }
 }
 
-void ducta_conn_event(struct ducta_worker *w, struct ducta_conn *c,
-                      unsigned events)
+enum ducta_conn_want ducta_conn_event(struct ducta_worker *w,
+                                      struct ducta_conn *c, unsigned events)
 {
     if (events & DUCTA_EV_READ)
         c->in_ready = 1;
@@ -991,7 +1011,7 @@ void ducta_conn_event(struct ducta_worker *w, struct ducta_conn *c,
         c->out_ready = 1;
     if (events & DUCTA_EV_PEER_SHUT)
         c->peer_shut = 1;
-    conn_run(w, c);
+    return conn_run(w, c);
 }
 
 void ducta_conn_begin_drain(struct ducta_worker *w, struct ducta_conn *c)

@@ -2,14 +2,23 @@
  * ducta.c — start-up, the workers and their event loop.
  *
  * Owns: the command line, the server (struct ducta_server: its workers,
- * their listening sockets, the wake-up eventfd), one worker thread per
- * core, each with its own SO_REUSEPORT listener and its own epoll instance
- * (the kernel spreads new connections across the listeners, so workers
- * share nothing and take no locks), accept and shedding at the descriptor
- * limit, the Date clock, and the signals: SIGINT/SIGTERM drain and stop,
- * SIGHUP is logged and ignored (see wait_for_stop).
+ * their listening sockets, the wake-up eventfd, the --root directory),
+ * one worker thread per core, each with its own SO_REUSEPORT listener and
+ * its own epoll instance (the kernel spreads new connections across the
+ * listeners, so workers share nothing and take no locks), accept and
+ * shedding at the descriptor limit, the clock (now_ms and the Date), the
+ * once-a-second trim of the buffer pool, and the signals: SIGINT/SIGTERM
+ * drain and stop, SIGHUP is logged and ignored (see wait_for_stop).
  *
  * Does not own: what happens on a connection once accepted (conn.c).
+ * Accept is here and a connection's open and close are there because the
+ * backlog belongs to the listener, which is the loop's, with the shedding
+ * at EMFILE that needs the listener and the reserve descriptor; a
+ * connection begins when ducta_worker_adopt hands conn.c a socket, and
+ * conn.c alone decides when it ends. Calls go one way: the loop drives
+ * connections (ducta_conn_event, ducta_conn_expire, ducta_buffers_trim),
+ * and a connection asks the loop for something only by what
+ * ducta_conn_event returns.
  *
  * Process-wide, because the kernel makes them so: the signal mask and
  * dispositions, and RLIMIT_NOFILE. Everything else of a running server is
@@ -17,13 +26,15 @@
  * ducta_serve() call sigwait()s, and a signal reaches one of them).
  *
  * The "ev_" section below is the only code that speaks epoll: watch, wait,
- * and translate the kernel's bits into DUCTA_EV_READ/WRITE for conn.c. It
- * is not a place where another backend plugs in: the model is readiness,
- * and conn.c makes its own recv/send/sendfile calls when told a socket is
- * ready, and asks for a fresh edge with ducta_worker_rearm(). A completion
- * backend (io_uring) would have to take those calls out of conn.c too.
+ * translate the kernel's bits into DUCTA_EV_READ/WRITE/PEER_SHUT for
+ * conn.c, and re-arm a connection that asked for it (DUCTA_WANT_REARM). It
+ * is not yet a place where another backend plugs in: the model is
+ * readiness, and conn.c makes its own recv/send/sendfile calls when told a
+ * socket is ready. A completion backend (io_uring) would have to take
+ * those calls out of conn.c too.
  */
 #define _GNU_SOURCE
+#define DUCTA_INTERNAL 1  /* one of the server's files: ducta.h Part 2 */
 #include "ducta.h"
 
 #include <arpa/inet.h>
@@ -64,6 +75,7 @@ enum {
     MIN_HEAD = 256,            /* smallest --max-head/--max-request-line */
     EVENTS_PER_WAIT = 512,     /* epoll_wait batch */
     TICK_MS = 1000,            /* idle wake-up: the Date clock's grain */
+    TRIM_MS = 1000,            /* buffer pages unused this long go back */
     DRAIN_TICK_MS = 50,        /* wake-up while draining for shutdown */
     ACCEPT_RETRY_MS = 50,      /* wake-up while the backlog is stalled */
     DEFER_ACCEPT_S = 1,        /* TCP_DEFER_ACCEPT: see open_listener */
@@ -190,6 +202,7 @@ struct ducta_server {
     struct in_addr addr;         /* cfg->bind, parsed once */
     int port;                    /* the bound one (cfg->port may be 0) */
     int wake_fd;                 /* eventfd: one write stops every worker */
+    struct ducta_files files;    /* --root, when given: root_fd >= 0 */
     int n, ready, started;       /* workers: allocated, set up, running */
     struct ducta_worker *workers;
     pthread_t *tids;
@@ -208,7 +221,6 @@ void ducta_worker_tick(struct ducta_worker *w)
     if (ts.tv_sec == w->date_sec)
         return;
     w->date_sec = ts.tv_sec;
-    ducta_buffers_trim(w);  /* once a second, like the Date */
     struct tm tm;
     char tmp[64];
     gmtime_r(&ts.tv_sec, &tm);
@@ -244,7 +256,9 @@ int ducta_worker_init(struct ducta_worker *w, const struct ducta_config *cfg,
         close(w->epfd);
         return -1;
     }
+    ducta_timers_init(w);
     ducta_worker_tick(w);
+    w->trim_due_ms = w->now_ms + TRIM_MS;
     return 0;
 }
 
@@ -263,9 +277,14 @@ static uint64_t conn_token(struct ducta_worker *w, struct ducta_conn *c)
     return ((uint64_t)c->gen << 32) | (uint32_t)(c - w->slab);
 }
 
-int ducta_worker_rearm(struct ducta_worker *w, struct ducta_conn *c)
+/* Hand c what the backend saw, and give it what it asks for in return:
+ * the loop drives the connection, never the reverse. */
+static void conn_dispatch(struct ducta_worker *w, struct ducta_conn *c,
+                          unsigned bits)
 {
-    return ev_rearm_conn(w->epfd, c->fd, conn_token(w, c));
+    if (ducta_conn_event(w, c, bits) == DUCTA_WANT_REARM &&
+        ev_rearm_conn(w->epfd, c->fd, conn_token(w, c)) != 0)
+        ducta_conn_close(w, c);
 }
 
 int ducta_worker_adopt(struct ducta_worker *w, int fd)
@@ -279,7 +298,7 @@ int ducta_worker_adopt(struct ducta_worker *w, int fd)
         ducta_conn_close(w, c);
         return -1;
     }
-    ducta_conn_event(w, c, 0);  /* optimistic first read: see conn_open */
+    conn_dispatch(w, c, 0);  /* optimistic first read: see conn_open */
     return 0;
 }
 
@@ -369,6 +388,10 @@ int ducta_worker_poll(struct ducta_worker *w, int timeout_ms)
     if (n < 0)
         return -1;
     ducta_worker_tick(w);
+    if (w->now_ms >= w->trim_due_ms) {
+        ducta_buffers_trim(w);
+        w->trim_due_ms = w->now_ms + TRIM_MS;
+    }
     for (int i = 0; i < n; i++) {
         uint32_t slot = (uint32_t)evs[i].token;
         if (slot == TOKEN_LISTEN) {
@@ -382,7 +405,7 @@ int ducta_worker_poll(struct ducta_worker *w, int timeout_ms)
             if (c->gen != (uint32_t)(evs[i].token >> 32) ||
                 c->state == DUCTA_CONN_FREE)
                 continue;
-            ducta_conn_event(w, c, evs[i].bits);
+            conn_dispatch(w, c, evs[i].bits);
         }
     }
     ducta_conn_expire(w);
@@ -423,9 +446,10 @@ static void *worker_main(void *arg)
 
 /* ---- start-up ---------------------------------------------------------- */
 
-static int fail(struct ducta_server *s, const char *fmt, ...)
+/* Say why start-up failed (s->err, printed by ducta_serve) and return -1. */
+static int startup_error(struct ducta_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static int fail(struct ducta_server *s, const char *fmt, ...)
+static int startup_error(struct ducta_server *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -441,13 +465,13 @@ static int open_listener(struct ducta_server *s, int port, int reuseport)
                              .sin_addr = s->addr};
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return fail(s, "socket: %s", strerror(errno));
+        return startup_error(s, "socket: %s", strerror(errno));
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuseport &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
         close(fd);
-        return fail(s, "SO_REUSEPORT: %s", strerror(errno));
+        return startup_error(s, "SO_REUSEPORT: %s", strerror(errno));
     }
     /* A connection becomes acceptable when its first bytes arrive, not at
      * the end of the handshake: one wake-up of the worker per connection
@@ -463,12 +487,12 @@ static int open_listener(struct ducta_server *s, int port, int reuseport)
                 strerror(errno));
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         close(fd);
-        return fail(s, "cannot listen on %s:%d: %s", s->cfg->bind, port,
-                    strerror(errno));
+        return startup_error(s, "cannot listen on %s:%d: %s", s->cfg->bind,
+                             port, strerror(errno));
     }
     if (listen(fd, s->cfg->backlog) != 0) {
         close(fd);
-        return fail(s, "listen: %s", strerror(errno));
+        return startup_error(s, "listen: %s", strerror(errno));
     }
     return fd;
 }
@@ -499,7 +523,8 @@ static void pin_to_core(pthread_t t, int i)
 static int check_address(struct ducta_server *s)
 {
     if (inet_pton(AF_INET, s->cfg->bind, &s->addr) != 1)
-        return fail(s, "--bind: '%s' is not an IPv4 address", s->cfg->bind);
+        return startup_error(s, "--bind: '%s' is not an IPv4 address",
+                             s->cfg->bind);
     if (s->cfg->port == 0)
         return 0;
     int probe = open_listener(s, s->cfg->port, 0);
@@ -558,10 +583,12 @@ static int setup_worker(struct ducta_server *s, int i)
 {
     struct ducta_worker *w = &s->workers[i];
     if (ducta_worker_init(w, s->cfg, i) != 0)
-        return fail(s, "worker %d: cannot allocate %d connection slots: %s",
-                    i, s->cfg->max_conns, strerror(errno));
+        return startup_error(s,
+                             "worker %d: cannot allocate %d connection slots: %s",
+                             i, s->cfg->max_conns, strerror(errno));
     s->ready++;  /* initialised: teardown destroys it */
     w->server = s;
+    w->files = s->files.root_fd >= 0 ? &s->files : NULL;
     w->listen_fd = open_listener(s, s->port, 1);
     if (w->listen_fd < 0)
         return -1;
@@ -569,7 +596,7 @@ static int setup_worker(struct ducta_server *s, int i)
         s->port = bound_port(w->listen_fd);
     if (ev_watch_in(w->epfd, w->listen_fd, TOKEN_LISTEN, 1) != 0 ||
         ev_watch_in(w->epfd, s->wake_fd, TOKEN_WAKE, 0) != 0)
-        return fail(s, "epoll_ctl: %s", strerror(errno));
+        return startup_error(s, "epoll_ctl: %s", strerror(errno));
     return 0;
 }
 
@@ -580,18 +607,19 @@ static int server_open(struct ducta_server *s)
     char err[ERR_LEN];
     if (check_address(s) != 0)
         return -1;
-    if (cfg->root && ducta_files_init(cfg->root, err, sizeof err) != 0)
-        return fail(s, "%s", err);
-    ducta_files_dotfiles(cfg->dotfiles);
+    if (cfg->root &&
+        ducta_files_open(&s->files, cfg->root, cfg->dotfiles, err,
+                         sizeof err) != 0)
+        return startup_error(s, "%s", err);
     fit_descriptor_limit(cfg);
     block_signals(s);
     s->workers = calloc((size_t)s->n, sizeof *s->workers);
     s->tids = calloc((size_t)s->n, sizeof *s->tids);
     if (!s->workers || !s->tids)
-        return fail(s, "out of memory");
+        return startup_error(s, "out of memory");
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (s->wake_fd < 0)
-        return fail(s, "eventfd: %s", strerror(errno));
+        return startup_error(s, "eventfd: %s", strerror(errno));
     s->port = cfg->port;
     for (int i = 0; i < s->n; i++)
         if (setup_worker(s, i) != 0)
@@ -605,7 +633,7 @@ static int server_start(struct ducta_server *s)
         int rc = pthread_create(&s->tids[s->started], NULL, worker_main,
                                 &s->workers[s->started]);
         if (rc != 0)
-            return fail(s, "pthread_create: %s", strerror(rc));
+            return startup_error(s, "pthread_create: %s", strerror(rc));
         if (s->cfg->pin)
             pin_to_core(s->tids[s->started], s->started);
     }
@@ -643,13 +671,15 @@ static void server_close(struct ducta_server *s)
         ducta_worker_destroy(&s->workers[i]);
     if (s->wake_fd >= 0)
         close(s->wake_fd);
+    ducta_files_close(&s->files);
     free(s->workers);
     free(s->tids);
 }
 
 int ducta_serve(const struct ducta_config *cfg)
 {
-    struct ducta_server s = {.cfg = cfg, .n = cfg->threads, .wake_fd = -1};
+    struct ducta_server s = {.cfg = cfg, .n = cfg->threads, .wake_fd = -1,
+                             .files = {.root_fd = -1}};
     int ok = server_open(&s) == 0 && server_start(&s) == 0;
     if (ok) {
         printf("ducta %s listening on http://%s:%d (%d worker%s, %d "

@@ -1,12 +1,17 @@
 /*
  * ducta.h — the one header of ducta, an HTTP/1.1 server in C on raw epoll.
  *
- * It owns two things, in two halves:
- *   1. The public API an embedder uses: the configuration, the read-only
- *      request view a handler receives, and the response a handler fills in.
- *   2. The internal seams between the server's own files (parse.c, router.c,
- *      conn.c, ducta.c). They are here, not in a second header, so that a
- *      reader has one place to look; embedders should use only part 1.
+ * It holds two things, in two blocks:
+ *   1. The public API, all an embedder uses: the configuration, the
+ *      read-only request a handler receives, the response it fills in, and
+ *      the helpers for both. It reads on its own, top to bottom.
+ *   2. Under #ifdef DUCTA_INTERNAL, the seams between the server's own
+ *      files (parse.c, router.c, handler.c, files.c, conn.c, ducta.c) and
+ *      for the tests that drive them. Those files define DUCTA_INTERNAL
+ *      before including this header; an embedder does not, and sees none of
+ *      it (example/ and test/app/ are built that way, which keeps the line
+ *      honest). One header rather than two, so a reader has one place to
+ *      look.
  *
  * Data path, one request (see README.md for the drawing):
  *   socket → recv into the connection's read buffer (conn.c)
@@ -26,7 +31,7 @@
 #define DUCTA_VERSION "0.1.0"
 
 /* ------------------------------------------------------------------ */
-/* Part 1: public API                                                   */
+/* Part 1: the public API                                               */
 /* ------------------------------------------------------------------ */
 
 /* A view of bytes that live in someone else's memory (for a request: the
@@ -75,6 +80,8 @@ typedef struct {
     ducta_slice value;  /* as sent (not percent-decoded) */
 } ducta_param;
 
+struct ducta_files;  /* a server's --root: ducta's own, opaque here */
+
 /* The request as a handler sees it: every slice points into the
  * connection's read buffer and is valid only during the handler call. */
 struct ducta_request {
@@ -93,6 +100,9 @@ struct ducta_request {
     ducta_param params[DUCTA_MAX_PARAMS];
     size_t nheaders;
     ducta_header headers[DUCTA_HEADERS_CAP];
+    /* ducta's own: the server's --root, for ducta_response_file; NULL
+     * when there is none */
+    const struct ducta_files *files;
 };
 
 /* Where a response body comes from. */
@@ -148,6 +158,12 @@ struct ducta_response {
 typedef int (*ducta_handler)(const struct ducta_request *req,
                              struct ducta_response *res);
 
+/* An HTTP date (the Date field, Last-Modified) is always 29 bytes:
+ * "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7, IMF-fixdate). */
+enum { DUCTA_DATE_LEN = 29 };
+
+/* ---- what a handler calls (handler.c, files.c) ---- */
+
 /* Look a header up by name, case-insensitively. NULL if absent. */
 const ducta_slice *ducta_header_get(const struct ducta_request *req,
                                     const char *name);
@@ -163,9 +179,7 @@ const ducta_slice *ducta_param_get(const struct ducta_request *req,
 int ducta_response_header(struct ducta_response *res, const char *name,
                           const char *value);
 
-/* handler.c — helpers that do the scratch bookkeeping for a handler.
- *
- * printf into what is left of res->scratch: the result is NUL-terminated,
+/* printf into what is left of res->scratch: the result is NUL-terminated,
  * scratch_used moves past it, and it lives as long as the response, so it
  * may be the body or a header value. NULL (scratch_used unchanged) when it
  * does not fit, or when scratch_used is already past the end. */
@@ -195,6 +209,10 @@ int ducta_response_file(const struct ducta_request *req,
                         struct ducta_response *res, const char *path,
                         size_t len);
 
+/* The MIME type for a file name extension (without the dot, any case);
+ * "application/octet-stream" if unknown. */
+const char *ducta_mime_type(const char *ext, size_t len);
+
 /* Built-in handlers (router.c), named in routes.def; a routes file of
  * one's own may name them too (`GET /hello ducta_plaintext`). */
 int ducta_plaintext(const struct ducta_request *req,
@@ -206,6 +224,10 @@ int ducta_echo(const struct ducta_request *req,
 int ducta_options(const struct ducta_request *req,
                   struct ducta_response *res);  /* 200, empty */
 
+/* The body deadline is a minimum rate, not a total: it moves on each time
+ * another DUCTA_BODY_STEP bytes have arrived. */
+enum { DUCTA_BODY_STEP = 1024 };
+
 /* Server configuration. ducta_config_defaults() fills in the documented
  * defaults; the command line (ducta --help) changes them. */
 struct ducta_config {
@@ -216,7 +238,7 @@ struct ducta_config {
     int pin;                /* pin worker i to core i: 1 */
     int drain_ms;           /* graceful-shutdown deadline: 5000 ms */
     int backlog;            /* listen(2) backlog: 4096 */
-    /* Deadlines, in milliseconds (see enum ducta_timer) */
+    /* Deadlines, in milliseconds, for a client that stalls; 0: none */
     int head_timeout_ms;     /* whole request head: 10000 */
     int body_timeout_ms;     /* each DUCTA_BODY_STEP bytes of body: 10000 */
     int idle_timeout_ms;     /* keep-alive idle: 60000 */
@@ -246,6 +268,8 @@ int ducta_main(int argc, char **argv);
 /* ------------------------------------------------------------------ */
 /* Part 2: internal seams between the server's files                    */
 /* ------------------------------------------------------------------ */
+
+#ifdef DUCTA_INTERNAL
 
 /* parse.c — the request parser.
  *
@@ -294,7 +318,8 @@ ssize_t ducta_parse_chunked(struct ducta_chunked *ck,
                             size_t *len);
 
 /* The SIMD level of the scanner: chosen at start-up from the CPU, or by
- * DUCTA_SIMD=scalar|sse42|avx2 in the environment. */
+ * DUCTA_SIMD=scalar|sse42|avx2 in the environment. It is process-wide, not
+ * a server's, because it describes the CPU every server runs on. */
 enum ducta_simd { DUCTA_SIMD_SCALAR, DUCTA_SIMD_SSE42, DUCTA_SIMD_AVX2 };
 int ducta_simd_set(enum ducta_simd level);  /* -1 if the CPU lacks it */
 enum ducta_simd ducta_simd_get(void);
@@ -311,17 +336,18 @@ const char *ducta_simd_name(enum ducta_simd level);
 ducta_handler ducta_route(struct ducta_request *req, int *status,
                           const char **allow);
 
-/* files.c — static files under --root (ducta_response_file() is the
- * handler-facing side).
- * The MIME type for a file name extension (without the dot, any case);
- * "application/octet-stream" if unknown. */
-const char *ducta_mime_type(const char *ext, size_t len);
-
-/* ducta_files_init opens the root once at start-up: 0, or -1 with a
- * message in err. ducta_files_dotfiles(cfg->dotfiles) says whether path
- * segments starting with '.' are served (default: not). */
-int ducta_files_init(const char *root, char *err, size_t errlen);
-void ducta_files_dotfiles(int serve);
+/* files.c — a server's --root (ducta_response_file is the handler-facing
+ * side): opened once by ducta_serve, held in its struct ducta_server, and
+ * reached by each request through req->files, set by conn.c. */
+struct ducta_files {
+    int root_fd;       /* O_PATH descriptor of --root */
+    int dotfiles;      /* serve path segments starting with '.' */
+    int have_openat2;  /* the kernel has it (and DUCTA_NO_OPENAT2 unset) */
+};
+/* 0, or -1 with a message in err. */
+int ducta_files_open(struct ducta_files *fs, const char *root, int dotfiles,
+                     char *err, size_t errlen);
+void ducta_files_close(struct ducta_files *fs);
 
 /* handler.c — the handler's side of the API. ducta_response_check: may
  * what a handler filled in be sent as it is (the rules above struct
@@ -401,10 +427,6 @@ enum ducta_timer {
     DUCTA_TIMER_COUNT,
 };
 
-/* The body deadline is a minimum rate, not a total: it moves on each time
- * another DUCTA_BODY_STEP bytes have arrived. */
-enum { DUCTA_BODY_STEP = 1024 };
-
 /* Intrusive lists of slots, in the order they were appended: a list's
  * ends, and a connection's links in it. */
 struct ducta_list {
@@ -414,10 +436,6 @@ struct ducta_link {
     uint32_t prev, next;   /* slots, or DUCTA_NO_SLOT */
 };
 
-/* The Date header value is always 29 bytes: "Sun, 06 Nov 1994 08:49:37 GMT"
- * (RFC 9110 §5.6.7, IMF-fixdate). */
-enum { DUCTA_DATE_LEN = 29 };
-
 struct ducta_conn {
     int fd;
     uint32_t gen;            /* bumped on every reuse of the slot */
@@ -426,6 +444,8 @@ struct ducta_conn {
     /* Edge-triggered epoll tells us about a change once; these remember it
      * until a syscall shows the edge was consumed (short read, EAGAIN). */
     uint8_t in_ready, out_ready;
+    uint8_t step_aside;      /* stopped while still writable (see
+                              * DUCTA_SENDFILE_BURST): wants a fresh event */
     uint8_t peer_shut;       /* epoll saw the peer shut its writing side:
                               * a short read no longer means "drained",
                               * because the EOF behind it must be read */
@@ -473,6 +493,7 @@ struct ducta_worker {
                                 * new edge will announce: retry each round */
     struct ducta_server *server;  /* ducta.c's, for its wake fd; NULL in
                                    * tests that drive a worker alone */
+    const struct ducta_files *files;  /* the server's --root, or NULL */
     uint64_t shed;             /* connections closed at once for lack of
                                 * descriptors or slots */
     uint64_t reclaimed;        /* idle or not-yet-started connections
@@ -492,10 +513,11 @@ struct ducta_worker {
     uint32_t buf_free_top;     /* entries on the stack */
     uint32_t buf_high_water;   /* pairs [0, buf_high_water) ever used */
     /* After a burst the pool would keep every page it touched. Stack
-     * entries [0, buf_low) were not taken since the last trim (a tick), so
-     * they are cold; entries [0, buf_released) have had their pages given
-     * back to the kernel already (ducta_buffers_trim). */
+     * entries [0, buf_low) were not taken since the last trim, so they are
+     * cold; entries [0, buf_released) have had their pages given back to
+     * the kernel already (ducta_buffers_trim, due at trim_due_ms). */
     uint32_t buf_low, buf_released;
+    int64_t trim_due_ms;
     /* The request being parsed and handled. A worker handles one request
      * at a time, start to end, so one per worker is enough: keeping it out
      * of the connection keeps an idle connection small. */
@@ -526,11 +548,23 @@ struct ducta_conn *ducta_conn_open(struct ducta_worker *w, int fd);
  * socket change. The bits are the backend's translation of its own events
  * (an error or hang-up sets both, so the next syscall reports it). */
 enum { DUCTA_EV_READ = 1, DUCTA_EV_WRITE = 2, DUCTA_EV_PEER_SHUT = 4 };
-void ducta_conn_event(struct ducta_worker *w, struct ducta_conn *c,
-                      unsigned events);
-/* Once a tick: give back the pages of buffer pairs unused since the last
- * tick, so memory after a burst returns to what the load needs now. */
+/* What the connection, now waiting, wants the backend to do: the loop does
+ * it, so that conn.c never calls back into ducta.c. */
+enum ducta_conn_want {
+    DUCTA_WANT_NOTHING = 0,  /* the next edge will come by itself (or the
+                              * connection is closed) */
+    DUCTA_WANT_REARM,        /* it stepped aside while it could still
+                              * write: a fresh event when it is writable,
+                              * at once if it is now */
+};
+enum ducta_conn_want ducta_conn_event(struct ducta_worker *w,
+                                      struct ducta_conn *c, unsigned events);
+/* The loop calls this once a second: give back the pages of buffer pairs
+ * unused since the last call, so memory after a burst returns to what the
+ * load needs now. */
 void ducta_buffers_trim(struct ducta_worker *w);
+/* The deadlines' durations (from the config) and their empty lists. */
+void ducta_timers_init(struct ducta_worker *w);
 /* Close the connections whose deadline has passed (w->now_ms). */
 void ducta_conn_expire(struct ducta_worker *w);
 /* Graceful shutdown: close idle connections, let the rest finish. */
@@ -539,7 +573,7 @@ void ducta_conn_close(struct ducta_worker *w, struct ducta_conn *c);
 
 /* ducta.c — the event loop, exposed for the tests that drive a worker
  * without threads or listeners. struct ducta_server (a running server:
- * its workers, wake-up eventfd and port) is private to ducta.c. */
+ * its workers, wake-up eventfd, port and --root) is private to ducta.c. */
 struct ducta_server;
 int ducta_worker_init(struct ducta_worker *w, const struct ducta_config *cfg,
                       int id);
@@ -550,12 +584,10 @@ void ducta_worker_destroy(struct ducta_worker *w);
 int ducta_worker_adopt(struct ducta_worker *w, int fd);
 /* One round of the loop: wait up to timeout_ms, dispatch what happened. */
 int ducta_worker_poll(struct ducta_worker *w, int timeout_ms);
-/* Refresh w->date if the second has changed. */
+/* Read the clock into w->now_ms; refresh w->date if the second changed. */
 void ducta_worker_tick(struct ducta_worker *w);
-/* Ask the backend for a fresh event for c when it is ready again (at once
- * if it is ready now): how a connection that stopped while it could still
- * write (DUCTA_SENDFILE_BURST) gets its turn back. 0, or -1. */
-int ducta_worker_rearm(struct ducta_worker *w, struct ducta_conn *c);
+
+#endif /* DUCTA_INTERNAL */
 
 
 /* hpack.c — HTTP/2 header compression (RFC 7541).

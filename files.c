@@ -5,9 +5,14 @@
  * (ducta_response_file): from a request path to an open descriptor,
  * safely (containment, what is published); the validators (ETag,
  * Last-Modified); conditional and range requests (RFC 9110 §13, §14);
- * the MIME table (ducta_mime_type); and opening the root at start-up
- * (ducta_files_init). It fills in a struct ducta_response through the
+ * the MIME table (ducta_mime_type); and opening a server's root
+ * (ducta_files_open). It fills in a struct ducta_response through the
  * public API of ducta.h, as any handler does.
+ *
+ * Nothing here is process-wide: the root's descriptor and the dotfiles
+ * choice are a server's (struct ducta_files, which ducta.c's server holds
+ * and conn.c points each request at, req->files), so two servers in one
+ * process serve two roots.
  *
  * Does not own: when it is asked (conn.c calls it when no route matched
  * and --root is set; a handler may call it too), nor sending the body:
@@ -23,7 +28,7 @@
  *
  * What is published, by default: regular files anyone may read (S_IROTH),
  * in directories anyone may search (S_IXOTH), on no path segment starting
- * with '.' except /.well-known/ (ducta_files_dotfiles turns dotfiles on).
+ * with '.' except /.well-known/ (--dotfiles, cfg->dotfiles, serves them).
  *
  * One request goes through five steps, each with its own failures and the
  * status each one means:
@@ -41,6 +46,7 @@
  * res->scratch.
  */
 #define _GNU_SOURCE  /* O_PATH, timegm */
+#define DUCTA_INTERNAL 1  /* one of the server's files: ducta.h Part 2 */
 #include "ducta.h"
 
 #include <errno.h>
@@ -172,33 +178,30 @@ enum {
 /* The methods a file answers, as Allow lists them (RFC 9110 §10.2.1). */
 static const char files_allow[] = "GET, HEAD, OPTIONS";
 
-static int root_fd = -1;
-static int have_openat2;
-static int dotfiles;  /* serve path segments that start with '.' */
-
-int ducta_files_init(const char *root, char *err, size_t errlen)
+int ducta_files_open(struct ducta_files *fs, const char *root, int dotfiles,
+                     char *err, size_t errlen)
 {
-    int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
+    fs->root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fs->root_fd < 0) {
         snprintf(err, errlen, "--root %s: %s", root, strerror(errno));
         return -1;
     }
-    if (root_fd >= 0)
-        close(root_fd);
-    root_fd = fd;
+    fs->dotfiles = dotfiles != 0;
     /* Probe once; DUCTA_NO_OPENAT2 lets the tests exercise the fallback. */
     struct open_how how = {.flags = O_PATH | O_CLOEXEC,
                            .resolve = RESOLVE_BENEATH};
-    int probe = (int)syscall(SYS_openat2, root_fd, ".", &how, sizeof how);
-    have_openat2 = probe >= 0 && !getenv("DUCTA_NO_OPENAT2");
+    int probe = (int)syscall(SYS_openat2, fs->root_fd, ".", &how, sizeof how);
+    fs->have_openat2 = probe >= 0 && !getenv("DUCTA_NO_OPENAT2");
     if (probe >= 0)
         close(probe);
     return 0;
 }
 
-void ducta_files_dotfiles(int serve)
+void ducta_files_close(struct ducta_files *fs)
 {
-    dotfiles = serve != 0;
+    if (fs->root_fd >= 0)
+        close(fs->root_fd);
+    fs->root_fd = -1;
 }
 
 static int hex_value(int c)
@@ -217,7 +220,8 @@ static int hex_value(int c)
  * 404 for a segment starting with '.', unless dotfiles are served or it is
  * the first one, /.well-known/ (RFC 8615): by default a stray .env or
  * .git/ in the root stays private. */
-static ssize_t decode_path(const char *in, size_t len, char *out)
+static ssize_t decode_path(const char *in, size_t len, int dotfiles,
+                           char *out)
 {
     static const char well_known[] = ".well-known";
     size_t n = 0;
@@ -258,26 +262,27 @@ static ssize_t decode_path(const char *in, size_t len, char *out)
 }
 
 /* Open path beneath the root. -1 with errno set on failure. */
-static int open_beneath(const char *path)
+static int open_beneath(const struct ducta_files *fs, const char *path)
 {
     const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
     if (*path == 0)
         path = ".";
-    if (have_openat2) {
+    if (fs->have_openat2) {
         struct open_how how = {
             .flags = flags,
             .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
         };
         int fd;
         do
-            fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+            fd = (int)syscall(SYS_openat2, fs->root_fd, path, &how,
+                                 sizeof how);
         while (fd < 0 && errno == EINTR);
         return fd;
     }
     /* The fallback: one component at a time, never following a symlink.
      * ".." cannot occur (decode_path refused it). */
     char comp[FILES_PATH_MAX];
-    int dir = root_fd;
+    int dir = fs->root_fd;
     const char *p = path;
     for (;;) {
         const char *slash = strchr(p, '/');
@@ -288,7 +293,7 @@ static int open_beneath(const char *path)
                         slash ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
                               : flags | O_NOFOLLOW);
         int saved = errno;
-        if (dir != root_fd)
+        if (dir != fs->root_fd)
             close(dir);
         if (fd < 0) {
             errno = saved == ELOOP ? EXDEV : saved;
@@ -534,6 +539,7 @@ static int parse_range(ducta_slice r, uint64_t size, uint64_t *from,
 
 /* What the steps below pass along: the request's file. */
 struct file {
+    const struct ducta_files *fs;  /* the server's root */
     int fd;                      /* -1 until open */
     struct stat st;
     char rel[FILES_PATH_MAX];    /* decoded, relative to the root */
@@ -571,7 +577,7 @@ static int open_status(int err)
 /* Open f->rel beneath the root and stat it. 0, or the status. */
 static int open_file(struct file *f)
 {
-    if ((f->fd = open_beneath(f->rel)) < 0)
+    if ((f->fd = open_beneath(f->fs, f->rel)) < 0)
         return open_status(errno);
     if (fstat(f->fd, &f->st) != 0) {
         int status = open_status(errno);
@@ -595,7 +601,7 @@ static int dirs_public(struct file *f)
     for (char *p = f->rel; (p = strchr(p, '/')) != NULL; p++) {
         struct stat st;
         *p = 0;
-        int r = fstatat(root_fd, f->rel, &st, 0);
+        int r = fstatat(f->fs->root_fd, f->rel, &st, 0);
         *p = '/';
         if (r != 0)
             return open_status(errno);
@@ -611,7 +617,7 @@ static int dirs_public(struct file *f)
 static int resolve(const char *path, size_t len, struct file *f)
 {
     f->fd = -1;
-    ssize_t n = decode_path(path, len, f->rel);
+    ssize_t n = decode_path(path, len, f->fs->dotfiles, f->rel);
     if (n < 0)
         return (int)-n;
     f->len = (size_t)n;
@@ -836,7 +842,8 @@ int ducta_response_file(const struct ducta_request *req,
                         struct ducta_response *res, const char *path,
                         size_t len)
 {
-    if (root_fd < 0)
+    const struct ducta_files *fs = req->files;
+    if (!fs || fs->root_fd < 0)
         return -1;
     /* A descriptor already in res is ours to close (a handler calling us
      * twice): the answer below replaces it. */
@@ -848,7 +855,8 @@ int ducta_response_file(const struct ducta_request *req,
      * fields of the half-built response. */
     size_t nheaders = res->nheaders, scratch_used = res->scratch_used;
 
-    struct file f;
+    struct file f;  /* not zeroed: rel alone is PATH_MAX bytes */
+    f.fs = fs;
     uint64_t from = 0, to = 0;
     int status = resolve(path, len, &f);
     if (status == 0 || status == 301) {

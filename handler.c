@@ -1,22 +1,25 @@
 /*
- * handler.c — the handler's side of the API: building a response and
- * checking what a handler built.
+ * handler.c — the handler's side of the API: what a handler calls to read
+ * its request and build its response, and the check of what it built.
  *
- * Owns: the rules a struct ducta_response must follow before ducta sends
- * it (ducta_response_check, listed above the struct in ducta.h), and the
- * helpers that write into a response's scratch without a handler doing the
- * bookkeeping by hand (ducta_response_printf, ducta_response_json_string).
+ * Owns: the lookups a handler makes in its request (ducta_param_get), the
+ * helpers that fill in a response without a handler doing the bookkeeping
+ * by hand (ducta_response_header, ducta_response_printf,
+ * ducta_response_json_string), and the rules a struct ducta_response must
+ * follow before ducta sends it (ducta_response_check, listed above the
+ * struct in ducta.h).
  *
- * Does not own: turning a checked response into bytes, or the size of the
- * write buffer (conn.c); request views and lookups, ducta_response_header
- * and ducta_response_file (router.c, for now).
+ * Does not own: ducta_header_get (parse.c, for now: it moves here),
+ * ducta_response_file (files.c, a handler of its own), turning a checked
+ * response into bytes, or the size of the write buffer (conn.c).
  *
  * Why check at all: a handler is the embedder's code, and the response
- * head is built from its strings. A CR or LF in a value would let it write
+ * header is built from its strings. A CR or LF in a value would let it write
  * a second response into ours; a length past the end of a file would
  * promise bytes never sent and misframe every later response on the
  * connection. Each rule here turns such a mistake into a clean 500.
  */
+#define DUCTA_INTERNAL 1  /* one of the server's files: ducta.h Part 2 */
 #include "ducta.h"
 
 #include <stdarg.h>
@@ -24,6 +27,19 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+
+/* ---- reading the request ------------------------------------------------ */
+
+const ducta_slice *ducta_param_get(const struct ducta_request *req,
+                                   const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < req->nparams; i++)
+        if (req->params[i].name.len == n &&
+            memcmp(req->params[i].name.ptr, name, n) == 0)
+            return &req->params[i].value;
+    return NULL;
+}
 
 /* ---- checking a response ------------------------------------------------ */
 
@@ -193,6 +209,17 @@ int ducta_response_check(const struct ducta_response *res)
 }
 
 /* ---- building a response ------------------------------------------------ */
+
+int ducta_response_header(struct ducta_response *res, const char *name,
+                          const char *value)
+{
+    if (res->nheaders >= DUCTA_RESPONSE_HEADERS_CAP)
+        return -1;
+    res->headers[res->nheaders].name = name;
+    res->headers[res->nheaders].value = value;
+    res->nheaders++;
+    return 0;
+}
 
 /* The unused part of scratch; NULL when a handler has set scratch_used
  * past the end (nothing is written then). */

@@ -44,6 +44,7 @@
 #include <string.h>
 #include <time.h>
 
+#define DUCTA_INTERNAL 1  /* drives ducta.h Part 2 */
 #include "ducta.h"
 #define ROUTES_HANDLERS_ONLY
 #include "routes.h"

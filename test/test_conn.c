@@ -17,9 +17,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#define DUCTA_INTERNAL 1  /* drives ducta.h Part 2 */
 #include "ducta.h"
 
 static struct ducta_config cfg;
@@ -604,6 +606,73 @@ Test(conn, empty_lines_are_bounded)
 
 enum { T_MS = 100 };
 
+/* A root of one file, f.txt, holding body. */
+static void make_root(char *dir, const char *body)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/f.txt", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, body, strlen(body)), (ssize_t)strlen(body));
+    cr_assert_eq(fchmod(fd, 0644), 0);  /* published whatever the umask */
+    close(fd);
+}
+
+static void remove_root(const char *dir)
+{
+    char path[64];
+    snprintf(path, sizeof path, "%s/f.txt", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Two servers in one process serve their own roots: the root is a
+ * server's (struct ducta_files, reached through the worker and then the
+ * request), not the process's, so opening a second one does not redirect
+ * the first. */
+Test(conn, two_servers_in_one_process_serve_their_own_roots)
+{
+    char da[] = "/tmp/ducta-root-a-XXXXXX", db[] = "/tmp/ducta-root-b-XXXXXX";
+    make_root(da, "from a");
+    make_root(db, "from b");
+    struct ducta_files fa, fb;
+    char err[256];
+    cr_assert_eq(ducta_files_open(&fa, da, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ducta_files_open(&fb, db, 0, err, sizeof err), 0, "%s", err);
+    static struct ducta_worker w2;
+    cr_assert_eq(ducta_worker_init(&w2, &cfg, 1), 0);
+    w.files = &fa;
+    w2.files = &fb;
+    struct ducta_worker *workers[2] = {&w, &w2};
+    const char *want[2] = {"from a", "from b"};
+    for (int i = 0; i < 2; i++) {
+        int sv[2];
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+        cr_assert_eq(ducta_worker_adopt(workers[i], sv[0]), 0);
+        reset_inbuf();
+        send_str(sv[1], "GET /f.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+        struct resp r[1];
+        int got = 0;
+        for (int round = 0; round < 10000 && !got && !eof; round++) {
+            ducta_worker_poll(workers[i], 0);
+            drain_client(sv[1], 4096);
+            got = split_responses(r, 1);
+        }
+        cr_assert_eq(got, 1, "server %d answered", i);
+        cr_assert_eq(r[0].status, 200);
+        cr_assert_str_eq(r[0].body, want[i], "server %d", i);
+        close(sv[1]);
+        ducta_worker_poll(workers[i], 0);
+    }
+    w.files = NULL;
+    ducta_worker_destroy(&w2);
+    ducta_files_close(&fa);
+    ducta_files_close(&fb);
+    remove_root(da);
+    remove_root(db);
+}
+
 static void setup_timers(void)
 {
     ducta_config_defaults(&cfg);
@@ -993,16 +1062,16 @@ Test(conn, buffer_pages_go_back_after_a_burst)
     cr_assert_eq(w.buf_high_water, 8);
     char *first = w.slab[0].rbuf;
     cr_assert_gt(resident(first, 4096), 0);
-    time_t sec = w.date_sec;
+    int64_t due = w.trim_due_ms;
     for (int i = 0; i < 8; i++)
         send_str(fds[i], "Host: t\r\n\r\n");
     pump();
     cr_assert_eq(w.buf_free_top, 8, "all pairs back in the pool");
-    ducta_buffers_trim(&w);  /* a tick: they were in use during it */
-    /* unless the loop's own once-a-second tick (ducta_worker_tick, in
+    ducta_buffers_trim(&w);  /* a trim: they were in use since the last */
+    /* unless the loop's own once-a-second trim (ducta_worker_poll, in
      * pump) fell between their return and this trim: then this is the
      * second trim, and the pages may rightly be gone already */
-    if (w.date_sec == sec)
+    if (w.trim_due_ms == due)
         cr_assert_gt(resident(first, 4096), 0);
     ducta_buffers_trim(&w);  /* a quiet tick: now they are cold */
     size_t pair = w.rbuf_size + w.wbuf_size;

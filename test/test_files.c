@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define DUCTA_INTERNAL 1  /* drives ducta.h Part 2 */
 #include "ducta.h"
 #include "client.h"
 #include "spawn.h"
@@ -396,6 +397,7 @@ Test(files, methods_other_than_get_head)
 /* ---- ducta_response_file in this process -------------------------------- */
 
 static struct ducta_request ireq;
+static struct ducta_files ifiles;
 
 static ducta_slice sl(const char *s)
 {
@@ -418,10 +420,10 @@ static void call_file(const char *method, const char *path, const char *name,
     static int ready;
     char err[256];
     if (!ready) {
-        cr_assert_eq(ducta_files_init(root, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(ducta_files_open(&ifiles, root, 0, err, sizeof err), 0, "%s", err);
         ready = 1;
     }
-    ireq = (struct ducta_request){0};
+    ireq = (struct ducta_request){.files = &ifiles};
     ireq.method = sl(method);
     ireq.target = ireq.path = sl(path);
     if (name) {
@@ -747,7 +749,7 @@ Test(files, dotfiles_when_asked_in_process)
     fresh(&res);
     call_file("GET", "/.env", NULL, NULL, &res);
     cr_expect_eq(res.status, 404);
-    ducta_files_dotfiles(1);
+    ifiles.dotfiles = 1;
     fresh(&res);
     call_file("GET", "/.env", NULL, NULL, &res);
     cr_expect_eq(res.status, 200);
@@ -755,7 +757,7 @@ Test(files, dotfiles_when_asked_in_process)
     fresh(&res);
     call_file("GET", "/..", NULL, NULL, &res);
     cr_expect_eq(res.status, 400);  /* ".." never */
-    ducta_files_dotfiles(0);
+    ifiles.dotfiles = 0;
 }
 
 /* Needs ducta.c's --dotfiles (struct ducta_config.dotfiles passed on with
