@@ -587,7 +587,6 @@ int ducta_worker_poll(struct ducta_worker *w, int timeout_ms);
 /* Read the clock into w->now_ms; refresh w->date if the second changed. */
 void ducta_worker_tick(struct ducta_worker *w);
 
-#endif /* DUCTA_INTERNAL */
 
 
 /* hpack.c — HTTP/2 header compression (RFC 7541).
@@ -738,5 +737,7 @@ int ducta_hpack_huffman_encode(const uint8_t *src, size_t n, uint8_t *dst,
                                size_t cap, size_t *len);
 int ducta_hpack_huffman_decode(const uint8_t *src, size_t n, uint8_t *dst,
                                size_t cap, size_t *len);
+
+#endif /* DUCTA_INTERNAL */
 
 #endif /* DUCTA_H */

@@ -2,16 +2,16 @@
  * handler.c — the handler's side of the API: what a handler calls to read
  * its request and build its response, and the check of what it built.
  *
- * Owns: the lookups a handler makes in its request (ducta_param_get), the
- * helpers that fill in a response without a handler doing the bookkeeping
- * by hand (ducta_response_header, ducta_response_printf,
- * ducta_response_json_string), and the rules a struct ducta_response must
- * follow before ducta sends it (ducta_response_check, listed above the
- * struct in ducta.h).
+ * Owns: the lookups a handler makes in its request (ducta_header_get,
+ * ducta_param_get), the helpers that fill in a response without a handler
+ * doing the bookkeeping by hand (ducta_response_header,
+ * ducta_response_printf, ducta_response_json_string), and the rules a
+ * struct ducta_response must follow before ducta sends it
+ * (ducta_response_check, listed above the struct in ducta.h).
  *
- * Does not own: ducta_header_get (parse.c, for now: it moves here),
- * ducta_response_file (files.c, a handler of its own), turning a checked
- * response into bytes, or the size of the write buffer (conn.c).
+ * Does not own: ducta_response_file (files.c, a handler of its own),
+ * turning a checked response into bytes, or the size of the write buffer
+ * (conn.c).
  *
  * Why check at all: a handler is the embedder's code, and the response
  * header is built from its strings. A CR or LF in a value would let it write
@@ -29,6 +29,22 @@
 #include <sys/stat.h>
 
 /* ---- reading the request ------------------------------------------------ */
+
+/* Field names compare case-insensitively (RFC 9110 §5.1): a linear walk,
+ * since a request has a few dozen fields at most. strncasecmp is ASCII
+ * here (the process never calls setlocale), and a name, a token, holds no
+ * NUL to stop it early. */
+const ducta_slice *ducta_header_get(const struct ducta_request *req,
+                                    const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const ducta_slice *hn = &req->headers[i].name;
+        if (hn->len == n && strncasecmp(hn->ptr, name, n) == 0)
+            return &req->headers[i].value;
+    }
+    return NULL;
+}
 
 const ducta_slice *ducta_param_get(const struct ducta_request *req,
                                    const char *name)

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#define DUCTA_INTERNAL 1  /* one of the server's files: ducta.h Part 2 */
 #include "ducta.h"
 
 /* §5.1: a 32-bit value needs at most 5 continuation bytes of 7 bits; more

@@ -52,6 +52,7 @@
  *    (§3), whatever follows it.
  *  - Chunk extensions are parsed to their grammar (§7.1.1), then dropped.
  */
+#define DUCTA_INTERNAL 1  /* one of the server's files: ducta.h Part 2 */
 #include "ducta.h"
 
 #include <stdlib.h>
@@ -834,30 +835,6 @@ static int slice_ieq(ducta_slice s, const char *lit, size_t n)
     return s.len == n && lower_eq(s.ptr, lit, n);
 }
 #define SLICE_IEQ(s, lit) slice_ieq((s), (lit), sizeof(lit) - 1)
-
-const ducta_slice *ducta_header_get(const struct ducta_request *req,
-                                    const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < req->nheaders; i++) {
-        const ducta_slice *hn = &req->headers[i].name;
-        if (hn->len != n)
-            continue;
-        size_t k = 0;
-        for (; k < n; k++) {
-            char a = hn->ptr[k], b = name[k];
-            if (a >= 'A' && a <= 'Z')
-                a += 'a' - 'A';
-            if (b >= 'A' && b <= 'Z')
-                b += 'a' - 'A';
-            if (a != b)
-                break;
-        }
-        if (k == n)
-            return &req->headers[i].value;
-    }
-    return NULL;
-}
 
 /* One step through a comma-separated list (RFC 9110 §5.6.1): from p,
  * skip separators and OWS, put the next element, trimmed, in *el (empty

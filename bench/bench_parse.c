@@ -61,6 +61,7 @@
 #include <string.h>
 #include <time.h>
 
+#define DUCTA_INTERNAL 1  /* drives ducta.h Part 2 */
 #include "ducta.h"
 
 enum { MAX_CONTENDERS = 8, MAX_REPS = 101 };

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DUCTA_INTERNAL 1  /* drives ducta.h Part 2 */
 #include "ducta.h"
 
 #ifndef FUZZ_FAIL

@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DUCTA_INTERNAL 1  /* drives ducta.h Part 2 */
 #include "ducta.h"
 
 /* How a mismatch is reported: the message names the check and shows the

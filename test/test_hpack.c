@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DUCTA_INTERNAL 1  /* drives ducta.h Part 2 */
 #include "ducta.h"
 
 enum { NFIELDS = 64, BUFSZ = 1 << 16 };

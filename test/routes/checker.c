@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DUCTA_INTERNAL 1  /* drives ducta.h Part 2 */
 #include "ducta.h"
 #define ROUTES_HANDLERS_ONLY
 #include "routes.h"
