@@ -441,6 +441,34 @@ struct ducta_conn {
     uint32_t gen;            /* bumped on every reuse of the slot */
     enum ducta_conn_state state;
     uint32_t next_free;      /* free-list link while FREE */
+    char *rbuf;              /* worker's rbuf_size bytes, from its pool */
+    char *wbuf;              /* wbuf_size bytes after it; both NULL while
+                              * the connection is idle (KEEPALIVE) */
+    uint32_t rlen;           /* bytes in rbuf */
+    uint32_t rpos;           /* start of the first unanswered request */
+    uint32_t wlen, wpos;     /* buffered response bytes; sent so far */
+    uint32_t head_len;       /* parsed head length of the current request */
+    uint32_t linger_left;    /* bytes we still discard while LINGERING */
+    /* Links in the worker's list for the deadline this connection waits
+     * under (`timer` below, see DUCTA_TIMER_*), and that deadline. */
+    struct ducta_link timer_link;
+    int64_t deadline_ms;
+    /* Links in the worker's list of silent connections (accepted, no
+     * request begun: what a full slab reclaims after idle ones) while
+     * `silent` below is set. */
+    struct ducta_link silent_link;
+    uint64_t rx_bytes;       /* bytes received, ever */
+    uint64_t rx_mark;        /* rx_bytes when the BODY deadline was set */
+    uint64_t io_count;       /* successful recv/send calls, ever */
+    struct ducta_parser parser;
+    /* A file body (DUCTA_BODY_FILE) goes out after the write buffer, by
+     * sendfile: bytes [file_pos, file_end) of file_fd, -1 when none. No
+     * request behind it is handled before it is sent, so responses stay in
+     * order without the buffer having to hold the file. */
+    uint64_t file_pos, file_end;
+    int file_fd;
+    /* The one-byte fields last, together, so the slot has no holes (an
+     * idle connection costs its slot and nothing else). */
     /* Edge-triggered epoll tells us about a change once; these remember it
      * until a syscall shows the edge was consumed (short read, EAGAIN). */
     uint8_t in_ready, out_ready;
@@ -453,33 +481,8 @@ struct ducta_conn {
     uint8_t answered;        /* a response went out: no longer FRESH */
     uint8_t empty_lines;     /* before the request being read: at most
                               * DUCTA_MAX_EMPTY_LINES */
-    char *rbuf;              /* worker's rbuf_size bytes, from its pool */
-    char *wbuf;              /* wbuf_size bytes after it; both NULL while
-                              * the connection is idle (KEEPALIVE) */
-    uint32_t rlen;           /* bytes in rbuf */
-    uint32_t rpos;           /* start of the first unanswered request */
-    uint32_t wlen, wpos;     /* buffered response bytes; sent so far */
-    uint32_t head_len;       /* parsed head length of the current request */
-    uint32_t linger_left;    /* bytes we still discard while LINGERING */
-    /* The deadline this connection is waiting under (see DUCTA_TIMER_*),
-     * and its links in the worker's list for that timer. */
-    uint8_t timer;
-    struct ducta_link timer_link;
-    int64_t deadline_ms;
-    /* In the worker's list of silent connections (accepted, no request
-     * begun: what a full slab reclaims after idle ones) while silent. */
-    uint8_t silent;
-    struct ducta_link silent_link;
-    uint64_t rx_bytes;       /* bytes received, ever */
-    uint64_t rx_mark;        /* rx_bytes when the BODY deadline was set */
-    uint64_t io_count;       /* successful recv/send calls, ever */
-    struct ducta_parser parser;
-    /* A file body (DUCTA_BODY_FILE) goes out after the write buffer, by
-     * sendfile: bytes [file_pos, file_end) of file_fd, -1 when none. No
-     * request behind it is handled before it is sent, so responses stay in
-     * order without the buffer having to hold the file. */
-    int file_fd;
-    uint64_t file_pos, file_end;
+    uint8_t timer;           /* enum ducta_timer: the deadline it is under */
+    uint8_t silent;          /* in the silent list */
 };
 
 /* Per worker: everything one thread touches on the request path. */
