@@ -59,7 +59,7 @@ int search(const struct ducta_request *req, struct ducta_response *res)
 }
 
 /* GET /agent — a request header, looked up case-insensitively, as JSON.
- * A field value may hold '"' and '\\' (User-Agent: x","admin":true,"y":"):
+ * A field value may hold '"' and '\' (User-Agent: x","admin":true,"y":"):
  * as a JSON string it is escaped, never pasted in. */
 int agent(const struct ducta_request *req, struct ducta_response *res)
 {
@@ -74,7 +74,7 @@ int agent(const struct ducta_request *req, struct ducta_response *res)
 }
 
 /* GET /users/:id/card — header fields of our own, JSON body. The id is
- * whatever the client put in the path. ducta's parser refuses '"', '\\'
+ * whatever the client put in the path. ducta's parser refuses '"', '\'
  * and control bytes in a target, so it cannot break out of a JSON string
  * today; it is escaped all the same, because a rule that holds only by
  * grace of another file is one change away from a hole. */
