@@ -569,12 +569,18 @@ static void field(struct ducta_hpack_decoder *d, struct ducta_hpack_block *out,
         table_insert(&d->table, np, name->len, vp, value->len);
 }
 
+/* A table size asked for beyond what the fixed table holds is served as
+ * the most it holds: the peer is told the real one in SETTINGS. */
+static uint32_t table_cap(uint32_t size)
+{
+    return size > DUCTA_HPACK_TABLE_CAP ? DUCTA_HPACK_TABLE_CAP : size;
+}
+
 void ducta_hpack_decoder_init(struct ducta_hpack_decoder *d,
                               uint32_t table_size)
 {
     huffman_ready();
-    if (table_size > DUCTA_HPACK_TABLE_CAP)
-        table_size = DUCTA_HPACK_TABLE_CAP;
+    table_size = table_cap(table_size);
     table_init(&d->table, table_size);
     d->limit = table_size;
     d->need_update = 0;
@@ -583,8 +589,7 @@ void ducta_hpack_decoder_init(struct ducta_hpack_decoder *d,
 void ducta_hpack_decoder_set_limit(struct ducta_hpack_decoder *d,
                                    uint32_t table_size)
 {
-    if (table_size > DUCTA_HPACK_TABLE_CAP)
-        table_size = DUCTA_HPACK_TABLE_CAP;
+    table_size = table_cap(table_size);
     d->limit = table_size;
     if (d->table.max_size > table_size)
         d->need_update = 1;
@@ -783,8 +788,7 @@ void ducta_hpack_encoder_init(struct ducta_hpack_encoder *e,
                               uint32_t peer_table_size)
 {
     huffman_ready();
-    if (peer_table_size > DUCTA_HPACK_TABLE_CAP)
-        peer_table_size = DUCTA_HPACK_TABLE_CAP;
+    peer_table_size = table_cap(peer_table_size);
     table_init(&e->table, peer_table_size);
     e->want = e->low = peer_table_size;
     e->pending = 0;
@@ -793,8 +797,7 @@ void ducta_hpack_encoder_init(struct ducta_hpack_encoder *e,
 void ducta_hpack_encoder_set_peer_limit(struct ducta_hpack_encoder *e,
                                         uint32_t peer_table_size)
 {
-    if (peer_table_size > DUCTA_HPACK_TABLE_CAP)
-        peer_table_size = DUCTA_HPACK_TABLE_CAP;
+    peer_table_size = table_cap(peer_table_size);
     e->want = peer_table_size;
     if (!e->pending)
         e->low = e->table.max_size;

@@ -232,15 +232,20 @@ static void add_static(const char *path, int m, const char *h, int line)
     set_method(&spaths[nspaths++].m, m, h, line, methods[m], path);
 }
 
+/* Where the path segment that starts at s ends: its '/', or end. */
+static const char *segment_end(const char *s, const char *end)
+{
+    const char *e = memchr(s, '/', (size_t)(end - s));
+    return e ? e : end;
+}
+
 /* Walk (and grow) the trie along a path already checked by check_path. */
 static void add_dynamic(const char *path, int m, const char *h, int line)
 {
     uint32_t at = 0;
     const char *s = path + 1, *end = path + strlen(path);
     for (;;) {
-        const char *e = memchr(s, '/', (size_t)(end - s));
-        if (!e)
-            e = end;
+        const char *e = segment_end(s, end);
         size_t len = (size_t)(e - s);
         if (*s == '*') {
             struct node *n = &nodes[at];
@@ -304,9 +309,7 @@ static int check_path(const char *path, int line)
     int captures = 0;
     const char *s = path + 1, *end = path + strlen(path);
     for (;;) {
-        const char *e = memchr(s, '/', (size_t)(end - s));
-        if (!e)
-            e = end;
+        const char *e = segment_end(s, end);
         size_t len = (size_t)(e - s);
         if (*s == ':' || *s == '*') {
             if (!is_ident(s + 1, len - 1)) {
