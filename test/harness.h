@@ -23,6 +23,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -432,6 +433,33 @@ HARNESS void server_reap(struct server *s)
     if (s->log[0])
         unlink(s->log);
     *s = (struct server){0};
+}
+
+/* How many descriptors process pid has open (/proc/PID/fd). */
+HARNESS int proc_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    cr_assert(d, "%s: %s", path, strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* proc_fds(pid) as soon as it is want, else after ms: a server closes a
+ * connection's or a file's descriptor just after the last byte went out,
+ * and the client may look before that. */
+HARNESS int proc_fds_settled(pid_t pid, int want, int ms)
+{
+    int64_t end = now_ms() + ms;
+    int n;
+    while ((n = proc_fds(pid)) != want && now_ms() < end)
+        sleep_ms(10);
+    return n;
 }
 
 /* For a test's .fini (Criterion runs it after every test, passed or

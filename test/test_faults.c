@@ -47,31 +47,15 @@ static void teardown(void)
 
 TestSuite(faults, .init = start, .fini = teardown);
 
-static int fds_of(pid_t p)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)p);
-    DIR *d = opendir(path);
-    cr_assert_not_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 static int open_fds(void)
 {
-    return fds_of(srv.pid);
+    return proc_fds(srv.pid);
 }
 
 /* The count must come back to base within a second. */
 static void settles_to(int base, const char *what)
 {
-    int n = -1;
-    for (int i = 0; i < 100 && (n = open_fds()) != base; i++)
-        usleep(10 * 1000);
+    int n = proc_fds_settled(srv.pid, base, 1000);
     cr_assert_eq(n, base, "%s: %d descriptors open, %d before", what, n, base);
 }
 
@@ -350,15 +334,13 @@ Test(faults, emfile_with_four_workers_loses_no_reserve_and_leaves_no_client)
     static struct server s;
     struct server_opts o = {NOFILE, NOFILE, 0};
     server_spawn(&s, &o, args);
-    int base = fds_of(s.pid);
+    int base = proc_fds(s.pid);
     int answered = 0;
     for (int r = 0; r < ROUNDS; r++)
         answered += burst(s.port, CLIENTS);
     cr_assert_gt(answered, 0, "nobody was served");
     /* every worker has its reserve again: the count comes back */
-    int n = -1;
-    for (int i = 0; i < 300 && (n = fds_of(s.pid)) != base; i++)
-        usleep(10 * 1000);
+    int n = proc_fds_settled(s.pid, base, 3000);
     cr_assert_eq(n, base, "%d descriptors open after the bursts, %d before "
                  "(a worker lost its reserve)", n, base);
     /* and every worker serves: the kernel spreads these new connections

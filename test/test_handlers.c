@@ -96,15 +96,7 @@ static struct resp expect_status(const char *target, const char *extra,
 
 static int open_fds(void)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)srv.pid);
-    DIR *d = opendir(path);
-    cr_assert_not_null(d);
-    int n = 0;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
+    return proc_fds(srv.pid);
 }
 
 static void still_serving(void)
@@ -332,7 +324,8 @@ Test(handlers, handed_over_descriptors_are_always_closed)
     }
     struct resp h;
     ask_on(crd, "HEAD", "/fd-memory", NULL, &h);
-    cr_assert_eq(open_fds(), before, "descriptors leaked");
+    cr_assert_eq(proc_fds_settled(srv.pid, before, 1000), before,
+                 "descriptors leaked");
 }
 
 /* ducta_response_file closes the descriptor of an answer it replaces
@@ -347,7 +340,8 @@ Test(handlers, answering_with_a_file_twice_keeps_one_descriptor)
         struct resp r = expect_status("/file-twice", NULL, 200);
         cr_assert_str_eq(r.body, "0123456789");
     }
-    cr_assert_eq(open_fds(), before, "descriptors leaked");
+    cr_assert_eq(proc_fds_settled(srv.pid, before, 1000), before,
+                 "descriptors leaked");
 }
 
 Test(handlers, file_bodies_are_sent_and_closed)
@@ -383,7 +377,8 @@ Test(handlers, file_bodies_are_sent_and_closed)
     struct resp h;
     ask_on(crd, "HEAD", "/own-file", NULL, &h);  /* HEAD: opened, not sent */
     cr_assert_eq(h.status, 200);
-    cr_assert_eq(open_fds(), before, "descriptors leaked");
+    cr_assert_eq(proc_fds_settled(srv.pid, before, 1000), before,
+                 "descriptors leaked");
     still_serving();
 }
 
