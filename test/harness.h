@@ -2,16 +2,15 @@
  * harness.h — the helpers of the tests that run ducta as a process and
  * speak HTTP/1.1 to it over raw sockets (test_integration.c, test_files.c,
  * test_handlers.c, test_limits.c, test_faults.c; test_router.c through
- * spawn.h): time and buffers;
- * running a command (argv or a shell line) with a timeout and its output
- * captured; servers under test (start with extra flags, optionally under
- * an RLIMIT_NOFILE or with stderr on a pipe; signal; stop requiring exit 0
- * and no sanitizer report; clean up; count their open descriptors); and
- * one response reader: a buffered
- * reader per connection that parses whole responses (struct resp) and
- * tells a close, a reset, a timeout and garbage apart, field lookup, and
- * the checks every ducta response must pass. It does not build apps or
- * file trees: each test file owns its fixtures.
+ * spawn.h): time and buffers; running a command (argv or a shell line)
+ * with a timeout and its output captured; servers under test (start with
+ * extra flags, optionally under an RLIMIT_NOFILE or with stderr on a pipe;
+ * signal; stop requiring exit 0 and no sanitizer report; clean up; count
+ * their open descriptors); and one response reader: a buffered reader per
+ * connection that parses whole responses (struct resp) and tells a close,
+ * a reset, a timeout and garbage apart, field lookup, and the checks every
+ * ducta response must pass. It does not build apps or file trees: each
+ * test file owns its fixtures.
  *
  * Everything is static (unused ones are fine): include it once per test
  * file, after defining _GNU_SOURCE. A test's .fini calls
