@@ -267,6 +267,31 @@ to_us() {
         printf "%.1f\n", v }'
 }
 
+# wrk_flags OUT: what in wrk's output OUT makes a run suspect (socket
+# errors, non-2xx/3xx answers), "; "-separated; empty when nothing.
+wrk_flags() {
+    awk '/Socket errors:|Non-2xx or 3xx responses:/ {
+             sub(/^[ \t]+/, ""); printf "%s; ", $0 }' "$1"
+}
+
+# children_cpu TIMES0 TIMES1: CPU seconds the shell's children (the load
+# generator) used between two outputs of `times`, whose 2nd line is their
+# user and system time ("1m2.345s").
+children_cpu() {
+    awk 'function sec(t) { split(t, a, "m"); return a[1] * 60 + a[2] }
+         FNR == 2 { v = sec($1) + sec($2); if (FILENAME == ARGV[1]) v0 = v; else v1 = v }
+         END { printf "%.2f", v1 - v0 }' "$1" "$2"
+}
+
+# round_order ROUND SERVER...: the servers rotated by ROUND - 1, so that
+# each goes first in turn (with two: reversed on even rounds).
+round_order() {
+    local r=$1 i
+    shift
+    local all=("$@")
+    for ((i = 0; i < $#; i++)); do printf '%s ' "${all[(i + r - 1) % $#]}"; done
+}
+
 header() {
     local cpu tpc hv hey_v
     cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -388,16 +413,13 @@ run_one() {
         # then never reaches (75/90/99% print as 0). Don't report them.
         if [[ $sc == pipeline ]]; then p50=-1 p99=-1; fi
         reqs=$(awk '/ requests in / { print $1 }' "$out")
-        flags=$(awk '/Socket errors:|Non-2xx or 3xx responses:/ {
-                         sub(/^[ \t]+/, ""); printf "%s; ", $0 }' "$out")
+        flags=$(wrk_flags "$out")
     fi
     [[ -n $rps && -n $reqs && -n $p99 ]] || { cat "$out" >&2; die "cannot read the output of ${CMD[0]}"; }
     if [[ -n $flags ]]; then say "bench:   FLAGGED: $flags"; fi
 
-    local cli   # `times`, 2nd line: children's user and system time, "1m2.345s"
-    cli=$(awk 'function sec(t) { split(t, a, "m"); return a[1] * 60 + a[2] }
-               FNR == 2 { v = sec($1) + sec($2); if (FILENAME ~ /times0$/) v0 = v; else v1 = v }
-               END { printf "%.2f", v1 - v0 }' "$out.times0" "$out.times1")
+    local cli
+    cli=$(children_cpu "$out.times0" "$out.times1")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$sc" "$srv" \
         "$rps" "$p50" "$p99" "$p999" "$reqs" \
         "$(awk -v a="$c0" -v b="$c1" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }')" \
@@ -664,12 +686,9 @@ bench_http() {
         echo
     fi
     LAT_Q=$(awk -v r="$LAT_RATE" -v c="$LAT_CONNS" 'BEGIN { printf "%.2f", r / c }')
-    local round order i n
-    read -r -a all <<<"$SERVERS"
-    n=${#all[@]}
+    local round order
     for ((round = 1; round <= ROUNDS; round++)); do
-        order=""
-        for ((i = 0; i < n; i++)); do order+="${all[(i + round - 1) % n]} "; done
+        order=$(round_order "$round" $SERVERS)
         for sc in $HTTP_SCENARIOS; do
             for s in $order; do run_one "$round" "$sc" "$s"; done
         done

@@ -1,12 +1,16 @@
 /*
  * harness.h — the helpers of the tests that run ducta as a process and
- * speak HTTP/1.1 to it over raw sockets (test_integration.c,
- * test_strict.c): time and buffers; running a command with a timeout and
- * its output captured; the server under test (start with extra flags,
- * signal, stop requiring exit 0 and no sanitizer report, clean up); and
- * one response reader: a buffered reader per connection that parses
- * whole responses (struct resp) and tells a close, a reset, a timeout and
- * garbage apart, with the checks every ducta response must pass.
+ * speak HTTP/1.1 to it over raw sockets (test_integration.c, test_files.c,
+ * test_handlers.c, test_limits.c, test_faults.c; test_router.c through
+ * spawn.h): time and buffers; running a command (argv or a shell line)
+ * with a timeout and its output captured; servers under test (start with
+ * extra flags, optionally under an RLIMIT_NOFILE or with stderr on a pipe;
+ * signal; stop requiring exit 0 and no sanitizer report; clean up; count
+ * their open descriptors); and one response reader: a buffered reader per
+ * connection that parses whole responses (struct resp) and tells a close,
+ * a reset, a timeout and garbage apart, field lookup, and the checks every
+ * ducta response must pass. It does not build apps or file trees: each
+ * test file owns its fixtures.
  *
  * Everything is static (unused ones are fine): include it once per test
  * file, after defining _GNU_SOURCE. A test's .fini calls
@@ -20,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -33,6 +38,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -53,6 +59,7 @@ enum {
     IO_TIMEOUT_MS = 5000,     /* any one socket read or write */
     SERVER_MAX_ARGS = 24,     /* extra flags to server_start_with() */
     READER_POOL = 16,         /* readers live at once in one test */
+    SH_TIMEOUT_MS = 600000,   /* sh_run: building an app under ASan */
 };
 
 /* ---- time, buffers ------------------------------------------------------ */
@@ -186,6 +193,31 @@ HARNESS void run_cmd(struct run *r, int timeout_ms, char *const argv[])
     }
 }
 
+/* Run a shell line (printf-style) to completion, stderr joined to stdout,
+ * which is kept in out[0..cap). Its exit status, -1 if it did not exit. */
+HARNESS int sh_run(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+HARNESS int sh_run(char *out, size_t cap, const char *fmt, ...)
+{
+    static char cmd[4096];
+    static struct run r;
+    static const char join[] = "exec 2>&1; ";
+    memcpy(cmd, join, sizeof join);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cmd + sizeof join - 1, sizeof cmd - sizeof join, fmt,
+                      ap);
+    va_end(ap);
+    cr_assert(n > 0 && (size_t)n < sizeof cmd - sizeof join,
+              "command too long");
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    run_cmd(&r, SH_TIMEOUT_MS, argv);
+    size_t n_out = r.out.len < cap - 1 ? r.out.len : cap - 1;
+    memcpy(out, r.out.p, n_out);
+    out[n_out] = 0;
+    return !r.timed_out && WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+}
+
 HARNESS const char *ducta_bin(void)
 {
     const char *b = getenv("DUCTA_BIN");
@@ -198,20 +230,26 @@ struct server {
     pid_t pid;           /* 0 when not running */
     int port;
     int out_fd;          /* read end of its stdout */
-    char log[64];        /* its stderr goes to this file */
+    int err_fd;          /* read end of its stderr, with .err_pipe */
+    char log[64];        /* else its stderr goes to this file */
     int64_t term_at;     /* when SIGTERM was sent */
 };
 
-static struct server srv;  /* the one server of a test */
+/* How to start one; all zero: as server_start_with() does. */
+struct server_opts {
+    rlim_t nofile_soft, nofile_hard;  /* its RLIMIT_NOFILE; 0, 0: ours */
+    int err_pipe;                     /* stderr to a pipe (err_fd), no log */
+};
+
+static struct server srv;  /* the one server of most tests */
 static int readers_used;  /* see reader_for() */
 
-
 /* The server's stderr so far (for messages); a static buffer. */
-HARNESS const char *server_log(void)
+HARNESS const char *server_log_of(const struct server *s)
 {
     static char text[16384];
     text[0] = 0;
-    FILE *f = srv.log[0] ? fopen(srv.log, "r") : NULL;
+    FILE *f = s->log[0] ? fopen(s->log, "r") : NULL;
     if (f) {
         size_t n = fread(text, 1, sizeof text - 1, f);
         text[n] = 0;
@@ -220,10 +258,20 @@ HARNESS const char *server_log(void)
     return text;
 }
 
-/* Start $DUCTA_BIN with --port 0 --threads 2 --no-pin and the extra
- * flags (NULL-terminated, or NULL), and learn its port. */
-HARNESS void server_start_with(const char *const extra[])
+HARNESS const char *server_log(void)
 {
+    return server_log_of(&srv);
+}
+
+/* Start $DUCTA_BIN with --port 0 --threads 2 --no-pin and the extra
+ * flags (NULL-terminated, or NULL; a later flag overrides these), and
+ * learn its port. */
+HARNESS void server_spawn(struct server *s, const struct server_opts *o,
+                          const char *const extra[])
+{
+    static const struct server_opts plain;
+    if (!o)
+        o = &plain;
     const char *bin = ducta_bin();
     cr_assert(access(bin, X_OK) == 0, "server binary %s: %s", bin,
               strerror(errno));
@@ -235,24 +283,35 @@ HARNESS void server_start_with(const char *const extra[])
         argv[argc++] = (char *)extra[i];
     }
     argv[argc] = NULL;
-    snprintf(srv.log, sizeof srv.log, "/tmp/ducta-test-XXXXXX");
-    int log_fd = mkostemp(srv.log, O_CLOEXEC);
-    cr_assert(log_fd >= 0, "mkostemp: %s", strerror(errno));
+    *s = (struct server){.err_fd = -1};
+    int ep[2] = {-1, -1};
+    if (o->err_pipe) {
+        cr_assert(pipe2(ep, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
+    } else {
+        snprintf(s->log, sizeof s->log, "/tmp/ducta-test-XXXXXX");
+        ep[1] = mkostemp(s->log, O_CLOEXEC);
+        cr_assert(ep[1] >= 0, "mkostemp: %s", strerror(errno));
+    }
     int op[2];
     cr_assert(pipe2(op, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
     pid_t pid = fork();
     cr_assert(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
-        child_setup(op[1], log_fd);
+        child_setup(op[1], ep[1]);
+        if (o->nofile_hard) {
+            struct rlimit rl = {o->nofile_soft, o->nofile_hard};
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                _exit(126);
+        }
         execv(bin, argv);
         dprintf(2, "exec %s: %s\n", bin, strerror(errno));
         _exit(127);
     }
     close(op[1]);
-    close(log_fd);
-    srv.pid = pid;
-    srv.out_fd = op[0];
-    srv.port = 0;
+    close(ep[1]);
+    s->pid = pid;
+    s->out_fd = op[0];
+    s->err_fd = ep[0];
 
     /* one line on stdout: "ducta 0.1.0 listening on http://127.0.0.1:PORT" */
     char line[512];
@@ -262,14 +321,14 @@ HARNESS void server_start_with(const char *const extra[])
         int64_t left = deadline - now_ms();
         cr_assert(left > 0, "no listening line from %s within %d ms; got "
                   "'%.*s'; its stderr:\n%s", bin, START_TIMEOUT_MS,
-                  (int)len, line, server_log());
-        struct pollfd pf = {.fd = srv.out_fd, .events = POLLIN};
+                  (int)len, line, server_log_of(s));
+        struct pollfd pf = {.fd = s->out_fd, .events = POLLIN};
         int n = poll(&pf, 1, (int)left);
         if (n <= 0)
             continue;
-        ssize_t k = read(srv.out_fd, line + len, sizeof line - 1 - len);
+        ssize_t k = read(s->out_fd, line + len, sizeof line - 1 - len);
         cr_assert(k > 0, "%s exited before listening; its stderr:\n%s",
-                  bin, server_log());
+                  bin, server_log_of(s));
         len += (size_t)k;
         cr_assert(len < sizeof line - 1, "listening line too long");
     }
@@ -282,7 +341,12 @@ HARNESS void server_start_with(const char *const extra[])
     long port = strtol(line + sizeof prefix - 1, &end, 10);
     cr_assert(port > 0 && port < 65536 && (*end == ' ' || *end == '\n'),
               "no port in the listening line '%s'", line);
-    srv.port = (int)port;
+    s->port = (int)port;
+}
+
+HARNESS void server_start_with(const char *const extra[])
+{
+    server_spawn(&srv, NULL, extra);
 }
 
 HARNESS void server_start(void)
@@ -290,11 +354,16 @@ HARNESS void server_start(void)
     server_start_with(NULL);
 }
 
+HARNESS void server_signal_of(struct server *s, int sig)
+{
+    cr_assert(s->pid > 0, "server not running");
+    cr_assert(kill(s->pid, sig) == 0, "kill: %s", strerror(errno));
+    s->term_at = now_ms();
+}
+
 HARNESS void server_signal(int sig)
 {
-    cr_assert(srv.pid > 0, "server not running");
-    cr_assert(kill(srv.pid, sig) == 0, "kill: %s", strerror(errno));
-    srv.term_at = now_ms();
+    server_signal_of(&srv, sig);
 }
 
 HARNESS void server_term(void)
@@ -302,26 +371,26 @@ HARNESS void server_term(void)
     server_signal(SIGTERM);
 }
 
-/* After server_term(): the process must exit 0 within STOP_TIMEOUT_MS,
- * with nothing from a sanitizer on its stderr. */
-HARNESS void server_wait_exit(void)
+/* After SIGTERM: the process must exit 0 within STOP_TIMEOUT_MS, with
+ * nothing from a sanitizer on its stderr (when that is a log). */
+HARNESS void server_wait_exit_of(struct server *s)
 {
     int status = 0;
     pid_t r;
-    while ((r = waitpid(srv.pid, &status, WNOHANG)) == 0 &&
-           now_ms() - srv.term_at < STOP_TIMEOUT_MS)
+    while ((r = waitpid(s->pid, &status, WNOHANG)) == 0 &&
+           now_ms() - s->term_at < STOP_TIMEOUT_MS)
         sleep_ms(5);
     if (r == 0) {
-        kill(srv.pid, SIGKILL);
-        waitpid(srv.pid, NULL, 0);
-        srv.pid = 0;
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+        s->pid = 0;
         cr_assert_fail("server still running %d ms after SIGTERM; its "
-                       "stderr:\n%s", STOP_TIMEOUT_MS, server_log());
+                       "stderr:\n%s", STOP_TIMEOUT_MS, server_log_of(s));
     }
-    cr_assert(r == srv.pid, "waitpid: %s", strerror(errno));
-    srv.pid = 0;
-    int64_t took = now_ms() - srv.term_at;
-    const char *log = server_log();
+    cr_assert(r == s->pid, "waitpid: %s", strerror(errno));
+    s->pid = 0;
+    int64_t took = now_ms() - s->term_at;
+    const char *log = server_log_of(s);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
               "server did not exit 0 after SIGTERM (%s %d, after %lld ms); "
               "its stderr:\n%s", WIFEXITED(status) ? "exit" : "signal",
@@ -331,25 +400,74 @@ HARNESS void server_wait_exit(void)
               "sanitizer report from the server:\n%s", log);
 }
 
+HARNESS void server_wait_exit(void)
+{
+    server_wait_exit_of(&srv);
+}
+
+/* SIGTERM, then as server_wait_exit_of(); a server not running is fine. */
+HARNESS void server_stop_of(struct server *s)
+{
+    if (s->pid <= 0)
+        return;
+    server_signal_of(s, SIGTERM);
+    server_wait_exit_of(s);
+}
+
 HARNESS void server_stop(void)
 {
     server_term();
     server_wait_exit();
 }
 
+/* Kill it if it still runs, close and remove what it had, forget it. */
+HARNESS void server_reap(struct server *s)
+{
+    if (s->pid > 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+    }
+    if (s->out_fd > 0)
+        close(s->out_fd);
+    if (s->err_fd > 0)
+        close(s->err_fd);
+    if (s->log[0])
+        unlink(s->log);
+    *s = (struct server){0};
+}
+
+/* How many descriptors process pid has open (/proc/PID/fd). */
+HARNESS int proc_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    cr_assert(d, "%s: %s", path, strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* proc_fds(pid) as soon as it is want, else after ms: a server closes a
+ * connection's or a file's descriptor just after the last byte went out,
+ * and the client may look before that. */
+HARNESS int proc_fds_settled(pid_t pid, int want, int ms)
+{
+    int64_t end = now_ms() + ms;
+    int n;
+    while ((n = proc_fds(pid)) != want && now_ms() < end)
+        sleep_ms(10);
+    return n;
+}
+
 /* For a test's .fini (Criterion runs it after every test, passed or
  * failed): kill a server still running, forget it, empty the readers. */
 HARNESS void harness_teardown(void)
 {
-    if (srv.pid > 0) {
-        kill(srv.pid, SIGKILL);
-        waitpid(srv.pid, NULL, 0);
-    }
-    if (srv.out_fd > 0)
-        close(srv.out_fd);
-    if (srv.log[0])
-        unlink(srv.log);
-    srv = (struct server){0};
+    server_reap(&srv);
     readers_used = 0;
 }
 
@@ -379,12 +497,17 @@ HARNESS int tcp_connect(int port)
     return fd;
 }
 
+/* As tcp_connect(), or the test fails. */
+HARNESS int connect_port(int port)
+{
+    int fd = tcp_connect(port);
+    cr_assert(fd >= 0, "connect to 127.0.0.1:%d: %s", port, strerror(errno));
+    return fd;
+}
+
 HARNESS int connect_server(void)
 {
-    int fd = tcp_connect(srv.port);
-    cr_assert(fd >= 0, "connect to 127.0.0.1:%d: %s", srv.port,
-              strerror(errno));
-    return fd;
+    return connect_port(srv.port);
 }
 
 /* 0, or -1 with errno. */
@@ -478,7 +601,8 @@ HARNESS int hdr_count(const struct resp *rp, const char *name)
 
 /* Parse one response at buf[0..len): bytes it takes (> 0), 0 if more are
  * needed, -1 if it is not a well-formed ducta response (ducta always sends
- * "HTTP/1.1 NNN ..." and a Content-Length). head_only: the request was
+ * "HTTP/1.1 NNN ..." and a Content-Length unless the status has no
+ * content; content_length is -1 without one). head_only: the request was
  * HEAD, so no body follows whatever Content-Length says. */
 HARNESS long parse_resp(const char *buf, size_t len, struct resp *out,
                        int head_only)
@@ -498,12 +622,20 @@ HARNESS long parse_resp(const char *buf, size_t len, struct resp *out,
         !isdigit((unsigned char)out->head[11]) || out->head[12] != ' ')
         return -1;
     out->status = atoi(out->head + 9);
+    /* 1xx, 204 and 304 have no content whatever the fields say (RFC 9110
+     * §6.4.1), and ducta sends them without a Content-Length */
+    int no_content = out->status < 200 || out->status == 204 ||
+                     out->status == 304;
     char v[64];
-    if (!hdr(out, "Content-Length", v, sizeof v) || !*v ||
-        strspn(v, "0123456789") != strlen(v))
+    out->content_length = -1;
+    if (hdr(out, "Content-Length", v, sizeof v)) {
+        if (!*v || strspn(v, "0123456789") != strlen(v))
+            return -1;
+        out->content_length = atol(v);
+    } else if (!no_content) {
         return -1;
-    out->content_length = atol(v);
-    size_t body = head_only ? 0 : (size_t)out->content_length;
+    }
+    size_t body = head_only || no_content ? 0 : (size_t)out->content_length;
     if (body >= sizeof out->body)
         return -1;
     if (len - head_len < body)
@@ -671,6 +803,21 @@ HARNESS void expect_response(struct reader *r, struct resp *rp, int head_only,
     cr_assert(rc == RD_OK, "%s: expected a response, got %s (%s); buffered: "
               "'%.*s'", what, r_name(rc), r->err ? strerror(r->err) : "-",
               (int)(r->len > 300 ? 300 : r->len), r->buf);
+}
+
+/* Send one request (extra: more field lines, each ending in CRLF) on the
+ * reader's connection and read its whole response, or the test fails. */
+HARNESS void ask_on(struct reader *r, const char *method, const char *target,
+                    const char *extra, struct resp *rp)
+{
+    char req[1024];
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n",
+                     method, target, extra ? extra : "");
+    cr_assert(n > 0 && (size_t)n < sizeof req, "request too long");
+    send_bytes(r->fd, req, (size_t)n);
+    char what[160];
+    snprintf(what, sizeof what, "%s %s", method, target);
+    expect_response(r, rp, !strcmp(method, "HEAD"), what);
 }
 
 /* Headers every ducta response carries: Server: ducta, a current Date in

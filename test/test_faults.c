@@ -29,57 +29,34 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "spawn.h"
-
-static pid_t pid = -1;
-static int port;
+#include "harness.h"
 
 static void start(void)
 {
     /* a short head deadline, for the slowloris test */
     const char *args[] = {"--threads", "1", "--no-pin", "--head-timeout",
                           "500", NULL};
-    pid = spawn_ducta(args, 0, &port);
+    server_start_with(args);
 }
 
 static void teardown(void)
 {
-    stop_ducta(&pid);
+    server_stop_of(&srv);
+    harness_teardown();
 }
 
 TestSuite(faults, .init = start, .fini = teardown);
 
-static int fds_of(pid_t p)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)p);
-    DIR *d = opendir(path);
-    cr_assert_not_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 static int open_fds(void)
 {
-    return fds_of(pid);
+    return proc_fds(srv.pid);
 }
 
 /* The count must come back to base within a second. */
 static void settles_to(int base, const char *what)
 {
-    int n = -1;
-    for (int i = 0; i < 100 && (n = open_fds()) != base; i++)
-        usleep(10 * 1000);
+    int n = proc_fds_settled(srv.pid, base, 1000);
     cr_assert_eq(n, base, "%s: %d descriptors open, %d before", what, n, base);
-}
-
-static int dial(void)
-{
-    return dial_port(port);
 }
 
 /* Close with a reset (RST) instead of a FIN. */
@@ -90,16 +67,11 @@ static void reset(int fd)
     close(fd);
 }
 
-static void send_str(int fd, const char *s)
-{
-    cr_assert_eq(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
-}
-
 static const char req[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
 
 static void still_serves(void)
 {
-    int fd = dial();
+    int fd = connect_server();
     send_str(fd, req);
     char buf[256];
     ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
@@ -112,7 +84,7 @@ Test(faults, reset_mid_request)
 {
     int base = open_fds();
     for (int i = 0; i < 20; i++) {
-        int fd = dial();
+        int fd = connect_server();
         send_str(fd, "GET /plaintext HTTP/1.1\r\nHos");
         usleep(1000);
         reset(fd);
@@ -125,7 +97,7 @@ Test(faults, reset_mid_body)
 {
     int base = open_fds();
     for (int i = 0; i < 20; i++) {
-        int fd = dial();
+        int fd = connect_server();
         send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\nabc");
         usleep(1000);
         reset(fd);
@@ -144,7 +116,7 @@ Test(faults, reset_mid_response)
              "Content-Length: %zu\r\n\r\n", sizeof body);
     int base = open_fds();
     for (int i = 0; i < 5; i++) {
-        int fd = dial();
+        int fd = connect_server();
         int small = 4096;
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
         for (int k = 0; k < 8; k++) {
@@ -163,7 +135,7 @@ Test(faults, reset_mid_response)
 Test(faults, half_close_after_request_still_gets_the_response)
 {
     int base = open_fds();
-    int fd = dial();
+    int fd = connect_server();
     send_str(fd, req);
     shutdown(fd, SHUT_WR);
     char buf[512];
@@ -185,16 +157,16 @@ Test(faults, vanishing_clients)
      * response, with a response unread */
     int base = open_fds();
     for (int i = 0; i < 10; i++) {
-        close(dial());
-        int fd = dial();
+        close(connect_server());
+        int fd = connect_server();
         send_str(fd, "GET /json HTTP/1.1\r\n");
         close(fd);
-        fd = dial();
+        fd = connect_server();
         send_str(fd, req);
         char b[256];
         cr_assert_gt(recv(fd, b, sizeof b, 0), 0);
         close(fd);
-        fd = dial();
+        fd = connect_server();
         send_str(fd, req);
         send_str(fd, req);
         close(fd);
@@ -211,7 +183,7 @@ Test(faults, slowloris_is_closed_in_time_while_others_are_served)
     static const char slow[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-Slow: "
                                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     int base = open_fds();
-    int fd = dial();
+    int fd = connect_server();
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int closed_ms = -1, served = 0;
@@ -222,7 +194,7 @@ Test(faults, slowloris_is_closed_in_time_while_others_are_served)
                               (t.tv_nsec - t0.tv_nsec) / 1000000);
             break;
         }
-        int other = dial();
+        int other = connect_server();
         send_str(other, req);
         char b[256];
         ssize_t n = recv(other, b, sizeof b, 0);
@@ -246,13 +218,6 @@ Test(faults, slowloris_is_closed_in_time_while_others_are_served)
 
 /* ---- servers of their own ---------------------------------------------- */
 
-static int64_t ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Everything the child wrote on stderr until it closed it (it exited). */
 static void read_all(int fd, char *out, size_t cap)
 {
@@ -266,12 +231,14 @@ static void read_all(int fd, char *out, size_t cap)
     close(fd);
 }
 
-/* SIGTERM p, expect exit 0, and return what it said on stderr. */
-static void stop_and_read(pid_t p, int err_fd, char *out, size_t cap)
+/* SIGTERM s (started with .err_pipe), expect exit 0, and return what it
+ * said on stderr. */
+static void stop_and_read(struct server *s, char *out, size_t cap)
 {
-    pid_t q = p;
-    stop_ducta(&q);
-    read_all(err_fd, out, cap);
+    server_stop_of(s);
+    read_all(s->err_fd, out, cap);
+    s->err_fd = -1;
+    server_reap(s);
 }
 
 /* The soft limit the child runs with, from /proc/PID/limits. */
@@ -292,15 +259,15 @@ static long soft_nofile(pid_t p)
 Test(faults, start_up_raises_the_soft_descriptor_limit_and_warns)
 {
     enum { SOFT = 64, HARD = 512 };
-    int err_fd, p2;
-    struct spawn_opts o = {SOFT, HARD, &err_fd};
+    static struct server s;
+    struct server_opts o = {SOFT, HARD, 1};
     /* 2 x 1000 slots cannot fit in 512 descriptors */
     const char *big[] = {"--threads", "2", "--no-pin", "--max-conns", "1000",
                          NULL};
-    pid_t p = spawn_ducta_with(big, &o, &p2);
-    cr_assert_eq(soft_nofile(p), HARD, "soft limit not raised to the hard");
+    server_spawn(&s, &o, big);
+    cr_assert_eq(soft_nofile(s.pid), HARD, "soft limit not raised to the hard");
     char err[4096];
-    stop_and_read(p, err_fd, err, sizeof err);
+    stop_and_read(&s, err, sizeof err);
     /* one line says it all */
     const char *w = strstr(err, "warning");
     cr_assert_not_null(w, "no warning: %s", err);
@@ -312,9 +279,9 @@ Test(faults, start_up_raises_the_soft_descriptor_limit_and_warns)
     /* 1 x 100 fits: raised, and nothing said about it */
     const char *small[] = {"--threads", "1", "--no-pin", "--max-conns", "100",
                            NULL};
-    p = spawn_ducta_with(small, &o, &p2);
-    cr_assert_eq(soft_nofile(p), HARD);
-    stop_and_read(p, err_fd, err, sizeof err);
+    server_spawn(&s, &o, small);
+    cr_assert_eq(soft_nofile(s.pid), HARD);
+    stop_and_read(&s, err, sizeof err);
     cr_assert_null(strstr(err, "warning"), "warned when it fits: %s", err);
 }
 
@@ -327,13 +294,13 @@ static int burst(int port_, int n)
     struct pollfd p[n];
     int answered = 0, open_ = 0;
     for (int i = 0; i < n; i++) {
-        p[i].fd = dial_port(port_);
+        p[i].fd = connect_port(port_);
         p[i].events = POLLIN;
         send_str(p[i].fd, req);
         open_++;
     }
-    int64_t end = ms_now() + DEADLINE_MS;
-    while (open_ && ms_now() < end) {
+    int64_t end = now_ms() + DEADLINE_MS;
+    while (open_ && now_ms() < end) {
         if (poll(p, (nfds_t)n, 1000) <= 0)
             continue;
         for (int i = 0; i < n; i++) {
@@ -364,23 +331,22 @@ Test(faults, emfile_with_four_workers_loses_no_reserve_and_leaves_no_client)
      * clients; each burst is several times that */
     enum { NOFILE = 48, CLIENTS = 200, ROUNDS = 10, AFTER = 64 };
     const char *args[] = {"--threads", "4", "--no-pin", NULL};
-    int p_port;
-    pid_t p = spawn_ducta(args, NOFILE, &p_port);
-    int base = fds_of(p);
+    static struct server s;
+    struct server_opts o = {NOFILE, NOFILE, 0};
+    server_spawn(&s, &o, args);
+    int base = proc_fds(s.pid);
     int answered = 0;
     for (int r = 0; r < ROUNDS; r++)
-        answered += burst(p_port, CLIENTS);
+        answered += burst(s.port, CLIENTS);
     cr_assert_gt(answered, 0, "nobody was served");
     /* every worker has its reserve again: the count comes back */
-    int n = -1;
-    for (int i = 0; i < 300 && (n = fds_of(p)) != base; i++)
-        usleep(10 * 1000);
+    int n = proc_fds_settled(s.pid, base, 3000);
     cr_assert_eq(n, base, "%d descriptors open after the bursts, %d before "
                  "(a worker lost its reserve)", n, base);
     /* and every worker serves: the kernel spreads these new connections
      * over all four listeners */
     for (int i = 0; i < AFTER; i++) {
-        int fd = dial_port(p_port);
+        int fd = connect_port(s.port);
         send_str(fd, req);
         char b[256];
         ssize_t k = recv(fd, b, sizeof b - 1, 0);
@@ -388,7 +354,8 @@ Test(faults, emfile_with_four_workers_loses_no_reserve_and_leaves_no_client)
                   "connection %d after the bursts not served", i);
         close(fd);
     }
-    stop_ducta(&p);
+    server_stop_of(&s);
+    server_reap(&s);
 }
 
 Test(faults, sighup_does_not_cut_a_transfer_or_stop_the_server)
@@ -405,11 +372,11 @@ Test(faults, sighup_does_not_cut_a_transfer_or_stop_the_server)
         fputc('a' + i % 26, f);
     fclose(f);
 
-    int err_fd, p_port;
-    struct spawn_opts o = {0, 0, &err_fd};
+    static struct server s;
+    struct server_opts o = {0, 0, 1};
     const char *args[] = {"--threads", "1", "--no-pin", "--root", dir, NULL};
-    pid_t p = spawn_ducta_with(args, &o, &p_port);
-    int fd = dial_port(p_port);
+    server_spawn(&s, &o, args);
+    int fd = connect_port(s.port);
     int small = 4096;  /* a small window: the server cannot finish early */
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     send_str(fd, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -418,15 +385,15 @@ Test(faults, sighup_does_not_cut_a_transfer_or_stop_the_server)
     cr_assert_gt(k, 0, "no response begun");
     size_t got = (size_t)k;
 
-    cr_assert_eq(kill(p, SIGHUP), 0);
+    cr_assert_eq(kill(s.pid, SIGHUP), 0);
     /* the server says it got it, then goes on */
     char line[2048];
     size_t ln = 0;
-    struct pollfd pe = {err_fd, POLLIN, 0};
+    struct pollfd pe = {s.err_fd, POLLIN, 0};
     line[0] = 0;
     while (!strstr(line, "SIGHUP") && ln < sizeof line - 1 &&
            poll(&pe, 1, 5000) == 1) {
-        ssize_t r = read(err_fd, line + ln, sizeof line - 1 - ln);
+        ssize_t r = read(s.err_fd, line + ln, sizeof line - 1 - ln);
         if (r <= 0)
             break;
         ln += (size_t)r;
@@ -442,16 +409,16 @@ Test(faults, sighup_does_not_cut_a_transfer_or_stop_the_server)
     cr_assert_eq(got - head, (size_t)SIZE, "transfer cut at %zu of %d bytes",
                  got - head, SIZE);
     close(fd);
-    cr_assert_eq(kill(p, 0), 0, "the server is gone after SIGHUP");
+    cr_assert_eq(kill(s.pid, 0), 0, "the server is gone after SIGHUP");
 
-    fd = dial_port(p_port);
+    fd = connect_port(s.port);
     send_str(fd, req);
     k = recv(fd, b, sizeof b - 1, 0);
     cr_assert(k > 12 && !strncmp(b, "HTTP/1.1 200", 12),
               "not serving after SIGHUP");
     close(fd);
     char rest[1024];
-    stop_and_read(p, err_fd, rest, sizeof rest);
+    stop_and_read(&s, rest, sizeof rest);
     unlink(path);
     rmdir(dir);
 }

@@ -35,13 +35,10 @@
 
 #define DUCTA_INTERNAL 1  /* drives ducta.h Part 2 */
 #include "ducta.h"
-#include "client.h"
-#include "spawn.h"
+#include "harness.h"
 
 static char base[64];  /* holds root/ and outside.txt */
 static char root[96];
-static pid_t pid = -1;
-static int port;
 
 static void put_file(const char *rel, const char *data, size_t len, int mode)
 {
@@ -90,16 +87,12 @@ static void start(void)
 {
     make_tree();
     const char *args[] = {"--threads", "1", "--no-pin", "--root", root, NULL};
-    pid = spawn_ducta(args, 0, &port);
+    server_start_with(args);
 }
 
 static void teardown(void)
 {
-    if (pid > 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        pid = -1;
-    }
+    harness_teardown();
     if (base[0]) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
@@ -115,8 +108,8 @@ TestSuite(files, .init = start, .fini = teardown);
 static void get(const char *method, const char *target, const char *extra,
                 struct resp *r)
 {
-    int fd = dial_port(port);
-    ask(fd, method, target, extra, r);
+    int fd = connect_server();
+    ask_on(reader_in(READER_POOL - 1, fd), method, target, extra, r);
     close(fd);
 }
 
@@ -130,7 +123,6 @@ static void expect(const char *target, int status, const char *body)
         cr_expect_str_eq(r.body, body, "GET %s", target);
     cr_expect_null(strstr(r.body, "OUTSIDE-SECRET"), "GET %s escaped", target);
     cr_expect_null(strstr(r.body, "root:"), "GET %s escaped", target);
-    free(r.body);
 }
 
 /* The server still answers (a test's last check). */
@@ -148,18 +140,16 @@ Test(files, serves_bytes_with_type_and_validators)
     get("GET", "/a.txt", NULL, &r);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "0123456789abcdefghij");
-    cr_assert(strncmp(field(&r, "Content-Type", v, sizeof v), "text/plain",
+    cr_assert(strncmp(hdr(&r, "Content-Type", v, sizeof v), "text/plain",
                       10) == 0, "%s", v);
-    cr_assert_str_eq(field(&r, "Accept-Ranges", v, sizeof v), "bytes");
-    cr_assert_not_null(field(&r, "ETag", v, sizeof v));
+    cr_assert_str_eq(hdr(&r, "Accept-Ranges", v, sizeof v), "bytes");
+    cr_assert_not_null(hdr(&r, "ETag", v, sizeof v));
     cr_assert_eq(v[0], '"');
-    cr_assert_not_null(field(&r, "Last-Modified", v, sizeof v));
+    cr_assert_not_null(hdr(&r, "Last-Modified", v, sizeof v));
     cr_assert_str_eq(v + strlen(v) - 4, " GMT");
-    free(r.body);
     get("GET", "/style.css", NULL, &r);
-    cr_assert(strncmp(field(&r, "Content-Type", v, sizeof v), "text/css",
+    cr_assert(strncmp(hdr(&r, "Content-Type", v, sizeof v), "text/css",
                       8) == 0, "%s", v);
-    free(r.body);
     expect("/space%20name.txt", 200, "spaced");
     expect("/%61.txt", 200, "0123456789abcdefghij");  /* %61 is 'a' */
     expect("/a.txt?v=3", 200, "0123456789abcdefghij");
@@ -173,14 +163,12 @@ Test(files, directories_index_and_redirect)
     get("GET", "/", NULL, &r);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "<h1>home</h1>\n");
-    cr_assert(strncmp(field(&r, "Content-Type", v, sizeof v), "text/html",
+    cr_assert(strncmp(hdr(&r, "Content-Type", v, sizeof v), "text/html",
                       9) == 0, "%s", v);
-    free(r.body);
     expect("/sub/", 200, "<p>sub</p>");
     get("GET", "/sub", NULL, &r);
     cr_assert_eq(r.status, 301);
-    cr_assert_str_eq(field(&r, "Location", v, sizeof v), "/sub/");
-    free(r.body);
+    cr_assert_str_eq(hdr(&r, "Location", v, sizeof v), "/sub/");
     expect("/noindex/", 404, NULL);
     expect("/missing.txt", 404, NULL);
     expect("/a.txt/", 404, NULL);  /* a file is not a directory */
@@ -188,22 +176,21 @@ Test(files, directories_index_and_redirect)
 
 Test(files, head_has_length_and_no_body)
 {
-    int fd = dial_port(port);
+    int fd = connect_server();
+    struct reader *rd = reader_for(fd);
     /* HEAD then GET on one connection: if HEAD sent a body, the GET's
      * response would start inside it and fail to parse */
     const char req[] = "HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n"
                        "GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n";
-    send_all(fd, req, sizeof req - 1);
+    send_bytes(fd, req, sizeof req - 1);
     struct resp r;
     char v[64];
-    read_resp(fd, "HEAD", &r);
+    expect_response(rd, &r, 1, "HEAD /a.txt");
     cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(field(&r, "Content-Length", v, sizeof v), "20");
-    free(r.body);
-    read_resp(fd, "GET", &r);
+    cr_assert_str_eq(hdr(&r, "Content-Length", v, sizeof v), "20");
+    expect_response(rd, &r, 0, "GET /style.css");
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "body{}");
-    free(r.body);
     close(fd);
 }
 
@@ -242,7 +229,6 @@ Test(files, no_way_out_of_the_root)
                   "GET %s: %d", tries[i], r.status);
         cr_expect_null(strstr(r.body, "OUTSIDE-SECRET"), "%s", tries[i]);
         cr_expect_null(strstr(r.body, "root:"), "%s", tries[i]);
-        free(r.body);
     }
     /* a symlink that stays inside is followed */
     expect("/link-in", 200, "0123456789abcdefghij");
@@ -256,24 +242,19 @@ Test(files, ranges)
     get("GET", "/a.txt", "Range: bytes=2-5\r\n", &r);
     cr_assert_eq(r.status, 206);
     cr_assert_str_eq(r.body, "2345");
-    cr_assert_str_eq(field(&r, "Content-Range", v, sizeof v), "bytes 2-5/20");
-    free(r.body);
+    cr_assert_str_eq(hdr(&r, "Content-Range", v, sizeof v), "bytes 2-5/20");
     get("GET", "/a.txt", "Range: bytes=-3\r\n", &r);
     cr_assert_eq(r.status, 206);
     cr_assert_str_eq(r.body, "hij");
-    free(r.body);
     get("GET", "/a.txt", "Range: bytes=15-\r\n", &r);
     cr_assert_str_eq(r.body, "fghij");
-    free(r.body);
     get("GET", "/a.txt", "Range: bytes=18-99\r\n", &r);  /* clipped */
     cr_assert_eq(r.status, 206);
-    cr_assert_str_eq(field(&r, "Content-Range", v, sizeof v),
+    cr_assert_str_eq(hdr(&r, "Content-Range", v, sizeof v),
                      "bytes 18-19/20");
-    free(r.body);
     get("GET", "/a.txt", "Range: bytes=20-\r\n", &r);
     cr_assert_eq(r.status, 416);
-    cr_assert_str_eq(field(&r, "Content-Range", v, sizeof v), "bytes */20");
-    free(r.body);
+    cr_assert_str_eq(hdr(&r, "Content-Range", v, sizeof v), "bytes */20");
     /* several ranges, other units, nonsense: the whole file (a server may
      * ignore Range, RFC 9110 §14.2) */
     const char *const ignored[] = {"Range: bytes=0-1,4-5\r\n",
@@ -283,78 +264,67 @@ Test(files, ranges)
         get("GET", "/a.txt", ignored[i], &r);
         cr_expect_eq(r.status, 200, "%s", ignored[i]);
         cr_expect_eq(r.body_len, 20, "%s", ignored[i]);
-        free(r.body);
     }
 }
 
 Test(files, conditional_requests)
 {
     struct resp r;
-    char etag[64], lastmod[64], hdr[160];
+    char etag[64], lastmod[64], fields[160];
     get("GET", "/a.txt", NULL, &r);
-    cr_assert_not_null(field(&r, "ETag", etag, sizeof etag));
-    cr_assert_not_null(field(&r, "Last-Modified", lastmod, sizeof lastmod));
-    free(r.body);
+    cr_assert_not_null(hdr(&r, "ETag", etag, sizeof etag));
+    cr_assert_not_null(hdr(&r, "Last-Modified", lastmod, sizeof lastmod));
 
-    snprintf(hdr, sizeof hdr, "If-None-Match: \"x\", %s\r\n", etag);
-    get("GET", "/a.txt", hdr, &r);
+    snprintf(fields, sizeof fields, "If-None-Match: \"x\", %s\r\n", etag);
+    get("GET", "/a.txt", fields, &r);
     cr_assert_eq(r.status, 304);
     cr_assert_eq(strstr(r.head, "Content-Length"), NULL);
-    free(r.body);
-    snprintf(hdr, sizeof hdr, "If-None-Match: W/%s\r\n", etag);  /* weak */
-    get("GET", "/a.txt", hdr, &r);
+    snprintf(fields, sizeof fields, "If-None-Match: W/%s\r\n", etag);  /* weak */
+    get("GET", "/a.txt", fields, &r);
     cr_assert_eq(r.status, 304);
-    free(r.body);
     get("GET", "/a.txt", "If-None-Match: \"other\"\r\n", &r);
     cr_assert_eq(r.status, 200);
-    free(r.body);
 
-    snprintf(hdr, sizeof hdr, "If-Modified-Since: %s\r\n", lastmod);
-    get("GET", "/a.txt", hdr, &r);
+    snprintf(fields, sizeof fields, "If-Modified-Since: %s\r\n", lastmod);
+    get("GET", "/a.txt", fields, &r);
     cr_assert_eq(r.status, 304);
-    free(r.body);
     get("GET", "/a.txt", "If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n",
         &r);
     cr_assert_eq(r.status, 200);
-    free(r.body);
     get("GET", "/a.txt", "If-Modified-Since: yesterday\r\n", &r);
     cr_assert_eq(r.status, 200);  /* unreadable date: condition ignored */
-    free(r.body);
     /* If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2) */
-    snprintf(hdr, sizeof hdr,
+    snprintf(fields, sizeof fields,
              "If-None-Match: \"other\"\r\nIf-Modified-Since: %s\r\n", lastmod);
-    get("GET", "/a.txt", hdr, &r);
+    get("GET", "/a.txt", fields, &r);
     cr_assert_eq(r.status, 200);
-    free(r.body);
 
     /* If-Range: the range only for the representation the client has */
-    snprintf(hdr, sizeof hdr, "Range: bytes=0-1\r\nIf-Range: %s\r\n", etag);
-    get("GET", "/a.txt", hdr, &r);
+    snprintf(fields, sizeof fields, "Range: bytes=0-1\r\nIf-Range: %s\r\n", etag);
+    get("GET", "/a.txt", fields, &r);
     cr_assert_eq(r.status, 206);
-    free(r.body);
     get("GET", "/a.txt", "Range: bytes=0-1\r\nIf-Range: \"old\"\r\n", &r);
     cr_assert_eq(r.status, 200);
     cr_assert_eq(r.body_len, 20);
-    free(r.body);
 }
 
 Test(files, pipelined_file_between_memory_responses)
 {
-    int fd = dial_port(port);
+    int fd = connect_server();
+    struct reader *rd = reader_for(fd);
     const char req[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n"
                        "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n"
                        "GET /json HTTP/1.1\r\nHost: t\r\n\r\n"
                        "GET /a.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-0\r\n\r\n"
                        "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
-    send_all(fd, req, sizeof req - 1);
+    send_bytes(fd, req, sizeof req - 1);
     const char *const want[] = {"Hello, World!", "0123456789abcdefghij",
                                 "{\"message\":\"Hello, World!\"}", "0",
                                 "Hello, World!"};
     for (int i = 0; i < 5; i++) {
         struct resp r;
-        read_resp(fd, "GET", &r);
+        expect_response(rd, &r, 0, "pipelined");
         cr_assert_str_eq(r.body, want[i], "response %d", i);
-        free(r.body);
     }
     close(fd);
 }
@@ -375,22 +345,18 @@ Test(files, methods_other_than_get_head)
         get(refused[i][0], refused[i][1], "Content-Length: 0\r\n", &r);
         cr_expect_eq(r.status, 405, "%s %s: %d", refused[i][0], refused[i][1],
                      r.status);
-        cr_expect_str_eq(field(&r, "Allow", v, sizeof v) ? v : "",
+        cr_expect_str_eq(hdr(&r, "Allow", v, sizeof v) ? v : "",
                          "GET, HEAD, OPTIONS", "%s %s", refused[i][0],
                          refused[i][1]);
-        free(r.body);
     }
     get("OPTIONS", "/style.css", NULL, &r);
     cr_expect_eq(r.status, 204);
-    cr_expect_str_eq(field(&r, "Allow", v, sizeof v) ? v : "",
+    cr_expect_str_eq(hdr(&r, "Allow", v, sizeof v) ? v : "",
                      "GET, HEAD, OPTIONS");
-    free(r.body);
     get("PUT", "/missing.txt", "Content-Length: 0\r\n", &r);
     cr_expect_eq(r.status, 404);  /* a missing resource, whatever the method */
-    free(r.body);
     get("BREW", "/style.css", NULL, &r);
     cr_expect_eq(r.status, 501);  /* not a method ducta knows */
-    free(r.body);
     still_serving();
 }
 
@@ -433,7 +399,7 @@ static void call_file(const char *method, const char *path, const char *name,
     cr_assert_eq(ducta_response_file(&ireq, res, path, strlen(path)), 0);
 }
 
-static const char *res_field(const struct ducta_response *res,
+static const char *res_hdr(const struct ducta_response *res,
                              const char *name)
 {
     for (size_t i = 0; i < res->nheaders && i < DUCTA_RESPONSE_HEADERS_CAP; i++)
@@ -457,17 +423,17 @@ Test(files, in_process_answers_by_method)
         fresh(&res);
         call_file(methods[i], "/style.css", NULL, NULL, &res);
         cr_expect_eq(res.status, 405, "%s: %d", methods[i], res.status);
-        cr_expect_str_eq(res_field(&res, "Allow"), "GET, HEAD, OPTIONS");
+        cr_expect_str_eq(res_hdr(&res, "Allow"), "GET, HEAD, OPTIONS");
         cr_expect_eq(res.file_fd, -1);
     }
     fresh(&res);
     call_file("OPTIONS", "/sub", NULL, NULL, &res);  /* a directory too */
     cr_expect_eq(res.status, 204);
-    cr_expect_str_eq(res_field(&res, "Allow"), "GET, HEAD, OPTIONS");
+    cr_expect_str_eq(res_hdr(&res, "Allow"), "GET, HEAD, OPTIONS");
     fresh(&res);
     call_file("DELETE", "/nothing-here", NULL, NULL, &res);
     cr_expect_eq(res.status, 404);
-    cr_expect_null(res_field(&res, "Allow"));
+    cr_expect_null(res_hdr(&res, "Allow"));
     fresh(&res);
     call_file("HEAD", "/style.css", NULL, NULL, &res);
     cr_expect_eq(res.status, 200);
@@ -550,34 +516,29 @@ static void set_mtime(const char *rel, time_t t)
 Test(files, if_range_date_only_when_strong)
 {
     struct resp r;
-    char lastmod[64], hdr[160];
+    char lastmod[64], fields[160];
     /* a file changed "now" (here: in the future, which no clock can make
      * a second old): its date cannot tell two versions of this second
      * apart, so a range must not be served against it */
     set_mtime("a.txt", time(NULL) + 3600);
     get("GET", "/a.txt", NULL, &r);
-    cr_assert_not_null(field(&r, "Last-Modified", lastmod, sizeof lastmod));
-    free(r.body);
-    snprintf(hdr, sizeof hdr, "Range: bytes=0-1\r\nIf-Range: %s\r\n", lastmod);
-    get("GET", "/a.txt", hdr, &r);
+    cr_assert_not_null(hdr(&r, "Last-Modified", lastmod, sizeof lastmod));
+    snprintf(fields, sizeof fields, "Range: bytes=0-1\r\nIf-Range: %s\r\n", lastmod);
+    get("GET", "/a.txt", fields, &r);
     cr_expect_eq(r.status, 200, "a weak date gave %d", r.status);
     cr_expect_eq(r.body_len, 20);
-    free(r.body);
     /* a file an hour old: its date is a strong validator */
     set_mtime("a.txt", time(NULL) - 3600);
     get("GET", "/a.txt", NULL, &r);
-    cr_assert_not_null(field(&r, "Last-Modified", lastmod, sizeof lastmod));
-    free(r.body);
-    snprintf(hdr, sizeof hdr, "Range: bytes=0-1\r\nIf-Range: %s\r\n", lastmod);
-    get("GET", "/a.txt", hdr, &r);
+    cr_assert_not_null(hdr(&r, "Last-Modified", lastmod, sizeof lastmod));
+    snprintf(fields, sizeof fields, "Range: bytes=0-1\r\nIf-Range: %s\r\n", lastmod);
+    get("GET", "/a.txt", fields, &r);
     cr_expect_eq(r.status, 206);
     cr_expect_str_eq(r.body, "01");
-    free(r.body);
     /* a date that is not ours: the whole file */
     get("GET", "/a.txt",
         "Range: bytes=0-1\r\nIf-Range: Wed, 01 Jan 2020 00:00:00 GMT\r\n", &r);
     cr_expect_eq(r.status, 200);
-    free(r.body);
 }
 
 Test(files, if_modified_since_dates_strictly)
@@ -597,11 +558,10 @@ Test(files, if_modified_since_dates_strictly)
         "Tue, 31-Dec-69 23:59:59 GMT",
     };
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
-        char hdr[160];
-        snprintf(hdr, sizeof hdr, "If-Modified-Since: %s\r\n", invalid[i]);
-        get("GET", "/a.txt", hdr, &r);
+        char fields[160];
+        snprintf(fields, sizeof fields, "If-Modified-Since: %s\r\n", invalid[i]);
+        get("GET", "/a.txt", fields, &r);
         cr_expect_eq(r.status, 200, "'%s': %d", invalid[i], r.status);
-        free(r.body);
     }
     /* the obsolete formats a recipient must accept (RFC 9110 §5.6.7),
      * dates after the file's: 304 */
@@ -612,18 +572,16 @@ Test(files, if_modified_since_dates_strictly)
         "Tuesday, 31-Dec-69 23:59:59 GMT",  /* rfc850: 2069 */
     };
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
-        char hdr[160];
-        snprintf(hdr, sizeof hdr, "If-Modified-Since: %s\r\n", later[i]);
-        get("GET", "/a.txt", hdr, &r);
+        char fields[160];
+        snprintf(fields, sizeof fields, "If-Modified-Since: %s\r\n", later[i]);
+        get("GET", "/a.txt", fields, &r);
         cr_expect_eq(r.status, 304, "'%s': %d", later[i], r.status);
-        free(r.body);
     }
     /* rfc850's two-digit year 94 is 1994, not 2094 (more than 50 years
      * ahead): older than the file, so 200 */
     get("GET", "/a.txt",
         "If-Modified-Since: Sunday, 06-Nov-94 08:49:37 GMT\r\n", &r);
     cr_expect_eq(r.status, 200);
-    free(r.body);
 }
 
 Test(files, range_only_on_get)
@@ -632,8 +590,7 @@ Test(files, range_only_on_get)
     char v[64];
     get("HEAD", "/a.txt", "Range: bytes=0-1\r\n", &r);  /* RFC 9110 §14.2 */
     cr_expect_eq(r.status, 200);
-    cr_expect_str_eq(field(&r, "Content-Length", v, sizeof v), "20");
-    free(r.body);
+    cr_expect_str_eq(hdr(&r, "Content-Length", v, sizeof v), "20");
 }
 
 /* ---- the directory redirect (issue #11.16) ------------------------------ */
@@ -662,10 +619,9 @@ Test(files, directory_redirect_stays_on_this_host)
             cr_expect_neq(r.status, 301, "%s", cases[i][0]);
         } else {
             cr_expect_eq(r.status, 301, "%s: %d", cases[i][0], r.status);
-            cr_expect_str_eq(field(&r, "Location", v, sizeof v) ? v : "",
+            cr_expect_str_eq(hdr(&r, "Location", v, sizeof v) ? v : "",
                              cases[i][1], "%s", cases[i][0]);
         }
-        free(r.body);
     }
 }
 
@@ -674,16 +630,15 @@ Test(files, directory_redirect_stays_on_this_host)
 /* GET target on a new connection (no 1 KiB cap on the request). */
 static int status_of_long(const char *target)
 {
-    size_t n = strlen(target) + 64;
-    char *req = malloc(n);
-    int len = snprintf(req, n, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", target);
-    int fd = dial_port(port);
-    send_all(fd, req, (size_t)len);
+    static char req[16384];
+    int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n",
+                       target);
+    cr_assert(len > 0 && (size_t)len < sizeof req);
+    int fd = connect_server();
+    send_bytes(fd, req, (size_t)len);
     struct resp r;
-    read_resp(fd, "GET", &r);
+    expect_response(reader_in(READER_POOL - 1, fd), &r, 0, "a long path");
     close(fd);
-    free(req);
-    free(r.body);
     return r.status;
 }
 
@@ -768,7 +723,7 @@ Test(files_cli, dotfiles_flag)
     hidden_tree();
     const char *args[] = {"--threads", "1",  "--no-pin", "--root",
                           root,        "--dotfiles", NULL};
-    pid = spawn_ducta(args, 0, &port);
+    server_start_with(args);
     expect("/.env", 200, "SECRET=1");
     expect("/.git/config", 200, "[core]");
     teardown();
@@ -802,7 +757,8 @@ static void start_lowfd(void)
 {
     make_tree();
     const char *args[] = {"--threads", "1", "--no-pin", "--root", root, NULL};
-    pid = spawn_ducta(args, LOW_NOFILE, &port);
+    struct server_opts o = {LOW_NOFILE, LOW_NOFILE, 0};
+    server_spawn(&srv, &o, args);
 }
 
 TestSuite(files_lowfd, .init = start_lowfd, .fini = teardown);
@@ -823,12 +779,13 @@ static int answered(int fd)
 
 Test(files_lowfd, out_of_descriptors_is_503_not_404, .timeout = 60)
 {
-    int a = dial_port(port);
+    int a = connect_server();
     cr_assert(answered(a));
+    struct reader *ra = reader_for(a);
     /* connections until the server sheds one: its table is full */
     int fillers[MAX_FILLERS], n = 0, full = 0;
     while (n < MAX_FILLERS && !full) {
-        fillers[n] = dial_port(port);
+        fillers[n] = connect_server();
         full = !answered(fillers[n]);
         n++;
     }
@@ -836,20 +793,18 @@ Test(files_lowfd, out_of_descriptors_is_503_not_404, .timeout = 60)
               n, LOW_NOFILE);
     struct resp r;
     char v[32];
-    ask(a, "GET", "/a.txt", NULL, &r);
+    ask_on(ra, "GET", "/a.txt", NULL, &r);
     cr_expect_eq(r.status, 503, "an existing file without a descriptor: %d",
                  r.status);
-    cr_expect_str_eq(field(&r, "Retry-After", v, sizeof v) ? v : "", "1");
-    free(r.body);
+    cr_expect_str_eq(hdr(&r, "Retry-After", v, sizeof v) ? v : "", "1");
     for (int i = 0; i < n; i++)
         close(fillers[i]);
     /* once the descriptors are back, the file is served again (the server
      * sees the closes in its own time: ask until it has) */
     int status = 0;
     for (int i = 0; i < 100 && status != 200; i++) {
-        ask(a, "GET", "/a.txt", NULL, &r);
+        ask_on(ra, "GET", "/a.txt", NULL, &r);
         status = r.status;
-        free(r.body);
         if (status != 200)
             usleep(20000);
     }
@@ -889,15 +844,15 @@ Test(files_sysfs, a_size_that_lies_closes_cleanly, .timeout = 60)
         cr_skip_test("no readable sysfs attribute here to try");
     const char *args[] = {"--threads", "1", "--no-pin", "--root", sysroot,
                           NULL};
-    pid = spawn_ducta(args, 0, &port);
-    int fd = dial_port(port);
+    server_start_with(args);
+    int fd = connect_server();
     struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char req[256];
     int len = snprintf(req, sizeof req,
                        "GET /%s HTTP/1.1\r\nHost: t\r\n\r\n"
                        "GET /%s HTTP/1.1\r\nHost: t\r\n\r\n", name, name);
-    send_all(fd, req, (size_t)len);
+    send_bytes(fd, req, (size_t)len);
     static char buf[65536];
     size_t got = 0;
     for (;;) {
@@ -925,11 +880,10 @@ Test(files_sysfs, a_size_that_lies_closes_cleanly, .timeout = 60)
                   promised);
     close(fd);
     /* the server goes on */
-    fd = dial_port(port);
+    fd = connect_server();
     struct resp r;
-    ask(fd, "GET", "/plaintext", NULL, &r);
+    ask_on(reader_for(fd), "GET", "/plaintext", NULL, &r);
     cr_expect_eq(r.status, 200);
-    free(r.body);
     close(fd);
     teardown();
 }
@@ -944,29 +898,29 @@ Test(files_sysfs, a_size_that_lies_closes_cleanly, .timeout = 60)
 Test(files, curl_head_range_and_if_modified_since)
 {
     char cmd[512], out[4096];
-    snprintf(cmd, sizeof cmd, "curl -sS -I http://127.0.0.1:%d/a.txt", port);
+    snprintf(cmd, sizeof cmd, "curl -sS -I http://127.0.0.1:%d/a.txt", srv.port);
     sh(cmd, out, sizeof out);
     cr_assert(strstr(out, "HTTP/1.1 200 OK\r\n"), "%s", out);
     cr_assert(strstr(out, "Content-Length: 20\r\n"), "%s", out);
     snprintf(cmd, sizeof cmd, "curl -sS -r 10-12 http://127.0.0.1:%d/a.txt",
-             port);
+             srv.port);
     sh(cmd, out, sizeof out);
     cr_assert_str_eq(out, "abc");
     /* -z FILE: If-Modified-Since the file's own time; -w prints the code */
     snprintf(cmd, sizeof cmd,
              "curl -sS -o /dev/null -w '%%{http_code}' -z %s/a.txt "
-             "http://127.0.0.1:%d/a.txt", root, port);
+             "http://127.0.0.1:%d/a.txt", root, srv.port);
     sh(cmd, out, sizeof out);
     cr_assert_str_eq(out, "304");
     snprintf(cmd, sizeof cmd,
              "curl -sS -o /dev/null -w '%%{http_code}' --path-as-is "
-             "http://127.0.0.1:%d/../../../../etc/passwd", port);
+             "http://127.0.0.1:%d/../../../../etc/passwd", srv.port);
     sh(cmd, out, sizeof out);
     cr_assert(strcmp(out, "400") == 0 || strcmp(out, "404") == 0, "%s", out);
     /* and curl's own resume: -C - continues a partial download */
     snprintf(cmd, sizeof cmd,
              "cd %s && printf 0123456789 > part && curl -sS -C - -o part "
-             "http://127.0.0.1:%d/a.txt && cat part", base, port);
+             "http://127.0.0.1:%d/a.txt && cat part", base, srv.port);
     sh(cmd, out, sizeof out);
     cr_assert_str_eq(out, "0123456789abcdefghij");
 }
@@ -1026,16 +980,15 @@ Test(files, big_file_to_slow_reader_does_not_hold_the_worker,
     }
     close(fd);
 
-    int slow = dial_port(port);
+    int slow = connect_server();
     const char req[] = "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
-    send_all(slow, req, sizeof req - 1);
+    send_bytes(slow, req, sizeof req - 1);
     /* the slow client reads nothing for a while; the one worker must go on
      * serving others meanwhile (both are on it: --threads 1) */
     for (int i = 0; i < 20; i++) {
         struct resp r;
-        get("GET", "/plaintext", NULL, &r);  /* dial_port: 2 s timeout */
+        get("GET", "/plaintext", NULL, &r);  /* IO_TIMEOUT_MS each */
         cr_assert_eq(r.status, 200);
-        free(r.body);
         usleep(20000);
     }
     /* now read it all, slowly at first, and check every byte */
@@ -1071,7 +1024,7 @@ Test(files, big_file_to_slow_reader_does_not_hold_the_worker,
 Test(files_cli, root_must_exist)
 {
     char out[512];
-    const char *bin = getenv("DUCTA_BIN") ? getenv("DUCTA_BIN") : "./ducta";
+    const char *bin = ducta_bin();
     int st = sh_run(out, sizeof out, "%s --port 0 --root /nonexistent-ducta",
                     bin);
     cr_assert(strstr(out, "--root /nonexistent-ducta"), "%s", out);
@@ -1083,7 +1036,7 @@ Test(files_cli, root_must_exist)
 static void start_www(void)
 {
     const char *args[] = {"--threads", "1", "--no-pin", "--root", "www", NULL};
-    pid = spawn_ducta(args, 0, &port);
+    server_start_with(args);
 }
 
 TestSuite(files_www, .init = start_www, .fini = teardown);
@@ -1095,7 +1048,7 @@ Test(files_www, default_page_and_its_links)
     get("GET", "/", NULL, &r);
     cr_assert_eq(r.status, 200);
     cr_assert(strstr(r.body, "<h1>ducta</h1>"), "%s", r.body);
-    cr_assert(strncmp(field(&r, "Content-Type", v, sizeof v), "text/html",
+    cr_assert(strncmp(hdr(&r, "Content-Type", v, sizeof v), "text/html",
                       9) == 0);
     /* every local link and stylesheet on it answers 200 */
     int links = 0;
@@ -1109,9 +1062,7 @@ Test(files_www, default_page_and_its_links)
         struct resp l;
         get("GET", abs, NULL, &l);
         cr_expect_eq(l.status, 200, "link %s: %d", abs, l.status);
-        free(l.body);
         links++;
     }
     cr_assert_geq(links, 4, "links found: %d", links);
-    free(r.body);
 }

@@ -27,13 +27,11 @@
 #include <unistd.h>
 
 #include "ducta.h"
-#include "client.h"
-#include "spawn.h"
+#include "harness.h"
 
 static char dir[128], bin[160];
-static pid_t pid = -1;
-static int port;
 static int conn = -1;  /* one keep-alive connection for a whole test */
+static struct reader *crd;  /* and its reader */
 
 /* The app is built once per test binary run; under the ASan variant of the
  * tests (DUCTA_BIN in build/asan/) it is built with the sanitizers too. */
@@ -64,10 +62,11 @@ static void start(void)
     build_app();
     char root[160];
     snprintf(root, sizeof root, "%s/root", dir);
-    setenv("DUCTA_BIN", bin, 1);  /* spawn_ducta runs $DUCTA_BIN */
+    setenv("DUCTA_BIN", bin, 1);  /* the harness runs $DUCTA_BIN */
     const char *args[] = {"--threads", "1", "--no-pin", "--root", root, NULL};
-    pid = spawn_ducta(args, 0, &port);
-    conn = dial_port(port);
+    server_start_with(args);
+    conn = connect_server();
+    crd = reader_for(conn);
 }
 
 static void stop(void)
@@ -75,9 +74,10 @@ static void stop(void)
     if (conn >= 0)
         close(conn);
     conn = -1;
-    stop_ducta(&pid);
     char out[256];
     sh_run(out, sizeof out, "rm -rf %s", dir);
+    server_stop_of(&srv);
+    harness_teardown();
 }
 
 TestSuite(handlers, .init = start, .fini = stop);
@@ -88,7 +88,7 @@ static struct resp expect_status(const char *target, const char *extra,
                                  int status)
 {
     struct resp r;
-    ask(conn, "GET", target, extra, &r);
+    ask_on(crd, "GET", target, extra, &r);
     cr_expect_eq(r.status, status, "GET %s: %d, wanted %d\n%s", target,
                  r.status, status, r.head);
     return r;
@@ -96,22 +96,13 @@ static struct resp expect_status(const char *target, const char *extra,
 
 static int open_fds(void)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path);
-    cr_assert_not_null(d);
-    int n = 0;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
+    return proc_fds(srv.pid);
 }
 
 static void still_serving(void)
 {
     struct resp r = expect_status("/plaintext", NULL, 200);
     cr_assert_str_eq(r.body, "Hello, World!");
-    free(r.body);
 }
 
 static void expect_all_500(const char *const *broken, size_t n)
@@ -121,7 +112,6 @@ static void expect_all_500(const char *const *broken, size_t n)
         cr_expect_null(strstr(r.head, "X-Injected"), "%s", broken[i]);
         cr_expect_null(strcasestr(r.head, "content-length: 0\r\n"),
                        "%s", broken[i]);
-        free(r.body);
         still_serving();  /* same connection */
     }
 }
@@ -151,7 +141,6 @@ Test(handlers, response_printf_fills_scratch_and_stops_at_its_end)
     /* "part-NN" + NUL = 8 bytes each */
     snprintf(want, sizeof want, "%d parts\n", DUCTA_RESPONSE_SCRATCH / 8);
     cr_assert_str_eq(r.body, want);
-    free(r.body);
 }
 
 Test(handlers, field_values_are_visible_characters_only)
@@ -167,10 +156,9 @@ Test(handlers, field_values_are_visible_characters_only)
     EXPECT_ALL_500(broken);
     struct resp r = expect_status("/good-value", NULL, 200);
     char v[32];
-    cr_assert_str_eq(field(&r, "X-Words", v, sizeof v), "a b\tc");
-    cr_assert_str_eq(field(&r, "X-Latin", v, sizeof v), "caf\xc3\xa9");
-    cr_assert_str_eq(field(&r, "X-Empty", v, sizeof v), "");
-    free(r.body);
+    cr_assert_str_eq(hdr(&r, "X-Words", v, sizeof v), "a b\tc");
+    cr_assert_str_eq(hdr(&r, "X-Latin", v, sizeof v), "caf\xc3\xa9");
+    cr_assert_str_eq(hdr(&r, "X-Empty", v, sizeof v), "");
 }
 
 Test(handlers, content_type_must_be_a_media_type)
@@ -188,8 +176,7 @@ Test(handlers, content_type_must_be_a_media_type)
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         struct resp r = expect_status(good[i][0], NULL, 200);
         char v[64];
-        cr_expect_str_eq(field(&r, "Content-Type", v, sizeof v), good[i][1]);
-        free(r.body);
+        cr_expect_str_eq(hdr(&r, "Content-Type", v, sizeof v), good[i][1]);
     }
 }
 
@@ -202,15 +189,12 @@ Test(handlers, statuses_without_content)
     EXPECT_ALL_500(broken);
     struct resp r = expect_status("/empty/205", NULL, 205);
     char v[32];
-    cr_assert_str_eq(field(&r, "Content-Length", v, sizeof v), "0");
-    cr_assert_null(field(&r, "Content-Type", v, sizeof v));
-    free(r.body);
+    cr_assert_str_eq(hdr(&r, "Content-Length", v, sizeof v), "0");
+    cr_assert_null(hdr(&r, "Content-Type", v, sizeof v));
     r = expect_status("/empty/204", NULL, 204);
     cr_assert_null(strcasestr(r.head, "content-length"), "%s", r.head);
-    free(r.body);
     r = expect_status("/empty/304", NULL, 304);
     cr_assert_null(strcasestr(r.head, "content-length"), "%s", r.head);
-    free(r.body);
     still_serving();
 }
 
@@ -228,8 +212,7 @@ Test(handlers, allow_is_the_handlers_to_set)
 {
     struct resp r = expect_status("/allow", NULL, 200);
     char v[64];
-    cr_assert_str_eq(field(&r, "Allow", v, sizeof v), "GET, HEAD, OPTIONS");
-    free(r.body);
+    cr_assert_str_eq(hdr(&r, "Allow", v, sizeof v), "GET, HEAD, OPTIONS");
 }
 
 /* The response header without its Date line (it may tick between two). */
@@ -251,14 +234,12 @@ Test(handlers, head_gets_exactly_the_header_get_gets)
                                    "/own-file", "/download/d.txt"};
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
         struct resp g, h;
-        ask(conn, "GET", targets[i], NULL, &g);
-        ask(conn, "HEAD", targets[i], NULL, &h);
+        ask_on(crd, "GET", targets[i], NULL, &g);
+        ask_on(crd, "HEAD", targets[i], NULL, &h);
         static char gh[4096], hh[4096];
         without_date(g.head, gh, sizeof gh);
         without_date(h.head, hh, sizeof hh);
         cr_expect_str_eq(hh, gh, "HEAD %s", targets[i]);
-        free(g.body);
-        free(h.body);
         still_serving();  /* nothing was sent after HEAD's header */
     }
 }
@@ -267,19 +248,19 @@ Test(handlers, an_error_answer_to_head_has_no_body)
 {
     /* a request ducta refuses before any handler (413 here) closes the
      * connection after its answer: after HEAD's header comes the end */
-    int fd = dial_port(port);
+    int fd = connect_server();
+    struct reader *rd = reader_for(fd);
     const char req[] = "HEAD /plaintext HTTP/1.1\r\nHost: t\r\n"
                        "Content-Length: 99999999\r\n\r\n";
-    send_all(fd, req, sizeof req - 1);
+    send_bytes(fd, req, sizeof req - 1);
     struct resp r;
-    read_resp(fd, "HEAD", &r);
+    expect_response(rd, &r, 1, "HEAD with a body too big");
     cr_assert_eq(r.status, 413, "%s", r.head);
     char v[32];
-    cr_assert_not_null(field(&r, "Content-Length", v, sizeof v));
+    cr_assert_not_null(hdr(&r, "Content-Length", v, sizeof v));
     cr_assert_neq(atoi(v), 0, "the length GET would get");
-    char b;
-    cr_assert_eq(recv(fd, &b, 1, 0), 0, "a body after HEAD's 413");
-    free(r.body);
+    int e = read_eof(rd);
+    cr_assert_eq(e, 1, "a body after HEAD's 413: %s", eof_name(e));
     close(fd);
 }
 
@@ -292,17 +273,16 @@ Test(handlers, json_string_escapes_everything_json_needs)
     int n = snprintf(req, sizeof req,
                      "POST /json HTTP/1.1\r\nHost: t\r\n"
                      "Content-Length: %zu\r\n\r\n", sizeof body - 1);
-    send_all(conn, req, (size_t)n);
-    send_all(conn, body, sizeof body - 1);
+    send_bytes(conn, req, (size_t)n);
+    send_bytes(conn, body, sizeof body - 1);
     struct resp r;
-    read_resp(conn, "POST", &r);
+    expect_response(crd, &r, 0, "POST /json");
     cr_assert_eq(r.status, 200, "%s", r.head);
     cr_assert_str_eq(
         r.body,
         "{\"s\":\"q\\\"b\\\\s/\\u0001\\u001f\\u007f\\u000a\\u0009ok "
         "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 "
         "\\ufffd \\ufffd\\ufffd \\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\"}");
-    free(r.body);
 }
 
 Test(handlers, any_valid_status_is_sent_as_asked)
@@ -310,13 +290,10 @@ Test(handlers, any_valid_status_is_sent_as_asked)
     struct resp r = expect_status("/status/418", NULL, 418);
     cr_assert_str_eq(r.body, "status body\n");
     cr_assert(strncmp(r.head, "HTTP/1.1 418 \r\n", 15) == 0, "%s", r.head);
-    free(r.body);
     r = expect_status("/status/404", NULL, 404);
     cr_assert(strncmp(r.head, "HTTP/1.1 404 Not Found\r\n", 24) == 0);
-    free(r.body);
     r = expect_status("/status/599", NULL, 599);
     cr_assert_str_eq(r.body, "status body\n");
-    free(r.body);
     still_serving();
 }
 
@@ -327,10 +304,9 @@ Test(handlers, added_fields_up_to_the_cap)
     snprintf(want, sizeof want, "%d fit\n", DUCTA_RESPONSE_HEADERS_CAP);
     cr_assert_str_eq(r.body, want);
     char v[16];
-    cr_assert_str_eq(field(&r, "X-A", v, sizeof v), "v");
-    cr_assert_not_null(field(&r, "X-H", v, sizeof v));
-    cr_assert_null(field(&r, "X-I", v, sizeof v));
-    free(r.body);
+    cr_assert_str_eq(hdr(&r, "X-A", v, sizeof v), "v");
+    cr_assert_not_null(hdr(&r, "X-H", v, sizeof v));
+    cr_assert_null(hdr(&r, "X-I", v, sizeof v));
 }
 
 /* Once file_fd >= 0 ducta closes it: a memory body, a source that does
@@ -339,19 +315,17 @@ Test(handlers, handed_over_descriptors_are_always_closed)
 {
     struct resp r = expect_status("/fd-memory", NULL, 200);
     cr_assert_str_eq(r.body, "memory\n");
-    free(r.body);
     const char *const t[] = {"/fd-memory", "/fd-bad-source", "/fd-fail",
                              "/file-wraps", "/file-past-eof", "/file-dir"};
     int before = open_fds();
     for (int i = 0; i < 100; i++) {
         const char *target = t[i % 6];
         r = expect_status(target, NULL, i % 6 == 0 ? 200 : 500);
-        free(r.body);
     }
     struct resp h;
-    ask(conn, "HEAD", "/fd-memory", NULL, &h);
-    free(h.body);
-    cr_assert_eq(open_fds(), before, "descriptors leaked");
+    ask_on(crd, "HEAD", "/fd-memory", NULL, &h);
+    cr_assert_eq(proc_fds_settled(srv.pid, before, 1000), before,
+                 "descriptors leaked");
 }
 
 /* ducta_response_file closes the descriptor of an answer it replaces
@@ -365,9 +339,9 @@ Test(handlers, answering_with_a_file_twice_keeps_one_descriptor)
     for (int i = 0; i < 20; i++) {
         struct resp r = expect_status("/file-twice", NULL, 200);
         cr_assert_str_eq(r.body, "0123456789");
-        free(r.body);
     }
-    cr_assert_eq(open_fds(), before, "descriptors leaked");
+    cr_assert_eq(proc_fds_settled(srv.pid, before, 1000), before,
+                 "descriptors leaked");
 }
 
 Test(handlers, file_bodies_are_sent_and_closed)
@@ -381,22 +355,17 @@ Test(handlers, file_bodies_are_sent_and_closed)
     want[n] = 0;
     struct resp r = expect_status("/own-file", NULL, 200);
     cr_assert_str_eq(r.body, want + 2);
-    free(r.body);
     /* a file under --root through ducta_response_file, with its fields */
     r = expect_status("/download/d.txt", NULL, 200);
     cr_assert_str_eq(r.body, "0123456789");
     char v[64];
-    cr_assert_str_eq(field(&r, "Content-Disposition", v, sizeof v),
+    cr_assert_str_eq(hdr(&r, "Content-Disposition", v, sizeof v),
                      "attachment");
-    cr_assert_not_null(field(&r, "ETag", v, sizeof v));
-    free(r.body);
+    cr_assert_not_null(hdr(&r, "ETag", v, sizeof v));
     r = expect_status("/download/d.txt", "Range: bytes=3-4\r\n", 206);
     cr_assert_str_eq(r.body, "34");
-    free(r.body);
     r = expect_status("/download/nope.txt", NULL, 404);
-    free(r.body);
     r = expect_status("/download/..%2f..%2fetc%2fpasswd", NULL, 400);
-    free(r.body);
 
     /* and no descriptor stays open behind any of them */
     int before = open_fds();
@@ -404,13 +373,12 @@ Test(handlers, file_bodies_are_sent_and_closed)
         const char *t = i % 3 == 0 ? "/own-file"
                         : i % 3 == 1 ? "/download/d.txt" : "/bad-file";
         r = expect_status(t, NULL, i % 3 == 2 ? 500 : 200);
-        free(r.body);
     }
     struct resp h;
-    ask(conn, "HEAD", "/own-file", NULL, &h);  /* HEAD: opened, not sent */
+    ask_on(crd, "HEAD", "/own-file", NULL, &h);  /* HEAD: opened, not sent */
     cr_assert_eq(h.status, 200);
-    free(h.body);
-    cr_assert_eq(open_fds(), before, "descriptors leaked");
+    cr_assert_eq(proc_fds_settled(srv.pid, before, 1000), before,
+                 "descriptors leaked");
     still_serving();
 }
 
@@ -427,13 +395,15 @@ Test(handlers, the_example_app_escapes_what_it_puts_in_json)
                  0, "building the example: %s", out);
     setenv("DUCTA_BIN", ex, 1);
     const char *args[] = {"--threads", "1", "--no-pin", NULL};
-    int ex_port;
-    pid_t ex_pid = spawn_ducta(args, 0, &ex_port);
-    int fd = dial_port(ex_port);
+    static struct server ex_srv;
+    server_spawn(&ex_srv, NULL, args);
+    int fd = connect_port(ex_srv.port);
     struct resp r;
-    ask(fd, "GET", "/users/7\",\"admin\":true,\"x\":\"/card", NULL, &r);
+    ask_on(reader_for(fd), "GET", "/users/7\",\"admin\":true,\"x\":\"/card",
+           NULL, &r);
     close(fd);
-    stop_ducta(&ex_pid);
+    server_stop_of(&ex_srv);
+    server_reap(&ex_srv);
     cr_assert_eq(r.status, 200, "%s", r.head);
     char path[240];
     snprintf(path, sizeof path, "%s/card.json", dir);
@@ -441,7 +411,6 @@ Test(handlers, the_example_app_escapes_what_it_puts_in_json)
     cr_assert_not_null(f);
     fwrite(r.body, 1, r.body_len, f);
     fclose(f);
-    free(r.body);
     cr_assert_eq(sh_run(out, sizeof out,
                         "python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); "
                         "assert list(d) == [\"user\"], d; "

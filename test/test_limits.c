@@ -27,23 +27,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "spawn.h"
-
-static pid_t pid = -1;
-static int port;
+#include "harness.h"
 
 static void start(int nofile, const char *max_conns)
 {
     const char *args[] = {"--threads", "1", "--no-pin", "--max-conns",
                           max_conns, NULL};
-    pid = spawn_ducta(args, nofile, &port);
+    struct server_opts o = {(rlim_t)nofile, (rlim_t)nofile, 0};
+    server_spawn(&srv, &o, args);
 }
 
 /* Sockets the server holds (its listener among them). */
 static int server_sockets(void)
 {
     char path[64], link[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)srv.pid);
     DIR *d = opendir(path);
     cr_assert_not_null(d);
     int n = 0;
@@ -61,37 +59,12 @@ static int server_sockets(void)
     return n;
 }
 
-static void stop(void)
-{
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    int st = 0;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    pid = -1;
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
-}
-
-static void teardown(void)
-{
-    if (pid > 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        pid = -1;
-    }
-}
-
-TestSuite(limits, .fini = teardown);
-
-static int dial(void)
-{
-    return dial_port(port);
-}
+TestSuite(limits, .fini = harness_teardown);
 
 static const char req[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
 
 /* 1: answered with 200; 0: closed (EOF or reset) without an answer;
- * -1: nothing within 2 s (left hanging: the failure this file is about). */
+ * -1: nothing within IO_TIMEOUT_MS (left hanging: the failure this file is about). */
 static int ask(int fd)
 {
     if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) < 0)
@@ -110,7 +83,7 @@ static int ask(int fd)
 static double cpu_seconds(void)
 {
     char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)srv.pid);
     FILE *f = fopen(path, "r");
     cr_assert_not_null(f);
     size_t n = fread(buf, 1, sizeof buf - 1, f);
@@ -130,7 +103,7 @@ static int crowd(int *fds, int total)
 {
     int served = 0;
     for (int i = 0; i < total; i++) {
-        fds[i] = dial();
+        fds[i] = connect_server();
         int r = ask(fds[i]);
         cr_assert_neq(r, -1, "client %d left hanging", i);
         served += r;
@@ -151,7 +124,7 @@ static void recovers(int *fds, int total)
         for (int attempt = 0; attempt < 3 && r != 1; attempt++) {
             if (attempt)
                 usleep(50 * 1000);
-            int fd = dial();
+            int fd = connect_server();
             r = ask(fd);
             close(fd);
         }
@@ -169,7 +142,7 @@ Test(limits, max_conns_sheds_the_excess_and_recovers)
     start(0, "5");
     int fds[TOTAL];
     for (int i = 0; i < SLOTS; i++) {
-        fds[i] = dial();
+        fds[i] = connect_server();
         cr_assert_eq(send(fds[i], half_head, sizeof half_head - 1,
                           MSG_NOSIGNAL),
                      (ssize_t)(sizeof half_head - 1));
@@ -179,11 +152,11 @@ Test(limits, max_conns_sheds_the_excess_and_recovers)
         usleep(10 * 1000);
     cr_assert_geq(base, SLOTS + 1, "the holders were accepted");
     for (int i = SLOTS; i < TOTAL; i++) {
-        fds[i] = dial();
+        fds[i] = connect_server();
         cr_assert_eq(ask(fds[i]), 0, "client %d shed", i);
     }
     recovers(fds, TOTAL);
-    stop();
+    server_stop();
 }
 
 Test(limits, a_full_server_reclaims_idle_and_silent_connections)
@@ -195,15 +168,15 @@ Test(limits, a_full_server_reclaims_idle_and_silent_connections)
     enum { IDLE = 50, SILENT = 50, NEW = 20 };
     const char *args[] = {"--threads", "1", "--no-pin", "--max-conns", "100",
                           "--head-timeout", "60000", NULL};
-    pid = spawn_ducta(args, 0, &port);
+    server_start_with(args);
     int base = server_sockets();  /* the listener */
     int idle[IDLE], silent[SILENT], fresh[NEW];
     for (int i = 0; i < IDLE; i++) {
-        idle[i] = dial();
+        idle[i] = connect_server();
         cr_assert_eq(ask(idle[i]), 1, "idle client %d served first", i);
     }
     for (int i = 0; i < SILENT; i++)
-        silent[i] = dial();
+        silent[i] = connect_server();
     /* TCP_DEFER_ACCEPT: the kernel hands over a connection that sends
      * nothing only after a SYN-ACK retransmission (a second or more) */
     int held = 0;
@@ -211,7 +184,7 @@ Test(limits, a_full_server_reclaims_idle_and_silent_connections)
         usleep(10 * 1000);
     cr_assert_eq(held, 100, "the server holds all hundred");
     for (int i = 0; i < NEW; i++) {
-        fresh[i] = dial();
+        fresh[i] = connect_server();
         cr_assert_eq(ask(fresh[i]), 1, "newcomer %d answered", i);
     }
     for (int i = 0; i < NEW; i++)
@@ -222,7 +195,7 @@ Test(limits, a_full_server_reclaims_idle_and_silent_connections)
         close(silent[i]);
     for (int i = 0; i < NEW; i++)
         close(fresh[i]);
-    stop();
+    server_stop();
 }
 
 Test(limits, descriptor_exhaustion_sheds_without_spinning)
@@ -238,7 +211,7 @@ Test(limits, descriptor_exhaustion_sheds_without_spinning)
      * not burn its core retrying accept */
     double before = cpu_seconds();
     for (int i = 0; i < 20; i++) {
-        int fd = dial();
+        int fd = connect_server();
         cr_assert_eq(ask(fd), 0, "extra client %d shed", i);
         close(fd);
     }
@@ -246,5 +219,5 @@ Test(limits, descriptor_exhaustion_sheds_without_spinning)
     double used = cpu_seconds() - before;
     cr_assert_lt(used, 0.3, "server used %.2f s of CPU while full", used);
     recovers(fds, TOTAL);
-    stop();
+    server_stop();
 }
