@@ -30,10 +30,6 @@ CONNS_MAXCONNS=20000    # ducta --max-conns, like nginx's worker_connections
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 fds() { local a=("/proc/$1/fd/"*); echo "${#a[@]}"; }
 
-# conns_start_ducta [EXTRA ARGS]: bench.sh's start_ducta (the name
-# bench/files.sh calls it by)
-conns_start_ducta() { start_ducta "$@"; }
-
 # The http case's nginx configuration, with room for 10000 clients
 # (worker_connections CONNS_MAXCONNS) and the listen backlog ducta uses
 # (4096; nginx's default is 511).
@@ -97,7 +93,7 @@ conns_load() {
 conns_idle() {
     local round=$1 srv=$2 port pid rss0 rss1 fd0 fd1 out i line=""
     case $srv in
-        ducta) conns_start_ducta --max-conns "$CONNS_MAXCONNS"; port=$DUCTA_PORT pid=$DUCTA_PID ;;
+        ducta) start_ducta --max-conns "$CONNS_MAXCONNS"; port=$DUCTA_PORT pid=$DUCTA_PID ;;
         nginx) conns_start_nginx; port=$NGINX_PORT pid=$NGINX_WORKER ;;
     esac
     sleep 0.5
@@ -131,7 +127,7 @@ conns_idle() {
 # conns_startup MAXCONNS: ducta's VmRSS and VmSize half a second after
 # start-up. Appends to $TMP/start.tsv: maxconns rss_kb vmsize_kb
 conns_startup() {
-    conns_start_ducta --max-conns "$1"
+    start_ducta --max-conns "$1"
     sleep 0.5
     printf '%s\t%s\t%s\n' "$1" "$(rss_kb "$DUCTA_PID")" \
         "$(awk '/^VmSize:/ { print $2 }' "/proc/$DUCTA_PID/status")" >>"$TMP/start.tsv"
@@ -260,7 +256,7 @@ bench_conns() {
         die "building idle_conns failed"
 
     if [[ -z $LEVELS ]]; then conns_idle_only; return; fi
-    conns_start_ducta --max-conns "$CONNS_MAXCONNS"
+    start_ducta --max-conns "$CONNS_MAXCONNS"
     conns_start_nginx
     say "bench: ducta pid $DUCTA_PID on 127.0.0.1:$DUCTA_PORT, nginx master $NGINX_MASTER" \
         "worker $NGINX_WORKER on 127.0.0.1:$NGINX_PORT, all on CPU $SERVER_CPU;" \

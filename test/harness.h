@@ -1,8 +1,8 @@
 /*
  * harness.h — the helpers of the tests that run ducta as a process and
- * speak HTTP/1.1 to it over raw sockets (test_integration.c, test_files.c,
- * test_handlers.c, test_limits.c, test_faults.c; test_router.c through
- * spawn.h): time and buffers; running a command (argv or a shell line)
+ * speak HTTP/1.1 to it over raw sockets (test_integration.c, test_strict.c,
+ * test_files.c, test_handlers.c, test_limits.c, test_faults.c,
+ * test_router.c): time and buffers; running a command (argv or a shell line)
  * with a timeout and its output captured; servers under test (start with
  * extra flags, optionally under an RLIMIT_NOFILE or with stderr on a pipe;
  * signal; stop requiring exit 0 and no sanitizer report; clean up; count

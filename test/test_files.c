@@ -606,7 +606,8 @@ Test(files, directory_redirect_stays_on_this_host)
         {"/%2fsub", "/sub/"},
         {"/%2F%2Fsub", "/sub/"},
         {"//sub?x=1&y", "/sub/?x=1&y"},
-        {"/sub?a=%41/b?c\"<{|}>", "/sub/?a=%41/b?c%22%3C%7B%7C%7D%3E"},
+        /* what the parser lets through raw in a query, encoded again */
+        {"/sub?a=%41/b?c{|}^`", "/sub/?a=%41/b?c%7B%7C%7D%5E%60"},
         {"/sub//..%2f", NULL},  /* refused before any redirect */
         {"/q%3Fd%20%23x", "/q%3Fd%20%23x/"},
         {"/noindex", "/noindex/"},

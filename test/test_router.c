@@ -34,7 +34,7 @@
 
 #define DUCTA_INTERNAL 1  /* drives ducta.h Part 2 */
 #include "ducta.h"
-#include "spawn.h"
+#include "harness.h"
 
 enum {
     BIG_STATIC = 700,  /* the 1000-route table: GET /api/v1/resI/list */
@@ -672,7 +672,6 @@ Test(routegen, random_tables_agree_with_a_reference, .timeout = 120)
 
 /* ---- part 3: the example app ----------------------------------------------- */
 
-static pid_t app_pid;
 static int app_port;
 
 static void get(const char *curl_args)
@@ -705,13 +704,16 @@ Test(example, builds_and_answers, .timeout = 180)
     snprintf(bin, sizeof bin, "%s/ducta", dir);
     setenv("DUCTA_BIN", bin, 1);
     const char *args[] = {"--threads", "1", "--no-pin", NULL};
-    app_pid = spawn_ducta(args, 0, &app_port);
+    static struct server app;
+    server_spawn(&app, NULL, args);
+    app_port = app.port;
 
     ASK("http://127.0.0.1:%d/", "HTTP/1.1 200", "Hello from the example app!");
     ASK("http://127.0.0.1:%d/hello/Ada", "HTTP/1.1 200", "Hello, Ada!");
     ASK("'http://127.0.0.1:%d/search?lang=c&q=ducta'", "You searched for: ducta");
     ASK("http://127.0.0.1:%d/search", "HTTP/1.1 400");
-    ASK("-A tester/1.0 http://127.0.0.1:%d/agent", "Your User-Agent: tester/1.0");
+    ASK("-A tester/1.0 http://127.0.0.1:%d/agent", "Content-Type: application/json",
+        "{\"agent\":\"tester/1.0\"}");
     ASK("http://127.0.0.1:%d/users/7/card", "HTTP/1.1 200",
         "Content-Type: application/json", "X-User-Id: 7",
         "Cache-Control: no-store", "{\"user\":\"7\"}");
@@ -725,7 +727,7 @@ Test(example, builds_and_answers, .timeout = 180)
     ASK("http://127.0.0.1:%d/json", "HTTP/1.1 404");  /* not in its routes */
 
     /* a raw HEAD: GET's head, no body */
-    int fd = dial_port(app_port);
+    int fd = connect_port(app_port);
     static const char head[] = "HEAD /hello/Ada HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     cr_assert_eq(write(fd, head, sizeof head - 1), (ssize_t)sizeof head - 1);
     static char buf[4096];
@@ -738,9 +740,6 @@ Test(example, builds_and_answers, .timeout = 180)
     cr_expect(strstr(buf, "HTTP/1.1 200") && strstr(buf, "Content-Length: 12\r\n"), "%s", buf);
     cr_expect_null(strstr(buf, "Hello, Ada"), "HEAD sent a body: %s", buf);
 
-    kill(app_pid, SIGTERM);
-    int st;
-    cr_assert_eq(waitpid(app_pid, &st, 0), app_pid);
-    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+    server_stop_of(&app);  /* requires exit status 0 */
     remove_dir();
 }

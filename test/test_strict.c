@@ -42,190 +42,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ducta.h"
+#include "harness.h"
 
-#define PLAIN_BODY "Hello, World!"
-#define JSON_BODY "{\"message\":\"Hello, World!\"}"
-/* the complete request smuggled in or after a bad one */
 #define SMUGGLED "GET /json HTTP/1.1\r\nHost: x\r\n\r\n"
 
-enum {
-    START_TIMEOUT_MS = 5000,  /* the listening line must appear by then */
-    STOP_TIMEOUT_MS = 6000,   /* SIGTERM to exit */
-    IO_TIMEOUT_MS = 5000,     /* any one socket read or write */
-};
-
-/* ---- time --------------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* ---- the server under test ---------------------------------------------- */
-
-struct server {
-    pid_t pid;       /* 0 when not running */
-    int port;
-    int out_fd;      /* read end of its stdout */
-    char log[64];    /* its stderr goes to this file */
-    int64_t term_at; /* when SIGTERM was sent */
-};
-
-static struct server srv;
 static char tmp_files[4][64];  /* removed by teardown() */
-
-/* In a forked child: stdin from /dev/null, nothing inherited beyond 0-2,
- * and die with the test process rather than outlive it. */
-static void child_setup(int out_fd, int err_fd)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int nul = open("/dev/null", O_RDONLY);
-    if (nul < 0 || dup2(nul, 0) < 0 || dup2(out_fd, 1) < 0 ||
-        dup2(err_fd, 2) < 0)
-        _exit(126);
-    if (close_range(3, ~0U, 0) != 0)
-        for (int fd = 3; fd < 1024; fd++)
-            close(fd);
-}
-
-static const char *ducta_bin(void)
-{
-    const char *b = getenv("DUCTA_BIN");
-    return b && *b ? b : "./ducta";
-}
-
-static const char *server_log(void)
-{
-    static char text[16384];
-    text[0] = 0;
-    FILE *f = srv.log[0] ? fopen(srv.log, "r") : NULL;
-    if (f) {
-        size_t n = fread(text, 1, sizeof text - 1, f);
-        text[n] = 0;
-        fclose(f);
-    }
-    return text;
-}
-
-/* Start the server with `--port 0 --threads 2 --no-pin` and the extra
- * arguments (NULL-terminated, may be NULL); learn its port from the line
- * "ducta 0.1.0 listening on http://127.0.0.1:PORT (...)". */
-static void server_start_with(const char *const extra[])
-{
-    const char *bin = ducta_bin();
-    cr_assert(access(bin, X_OK) == 0, "server binary %s: %s", bin,
-              strerror(errno));
-    char *argv[32] = {(char *)bin, "--port", "0", "--threads", "2",
-                      "--no-pin"};
-    int argc = 6;
-    for (int i = 0; extra && extra[i] && argc < 31; i++)
-        argv[argc++] = (char *)extra[i];
-    argv[argc] = NULL;
-
-    snprintf(srv.log, sizeof srv.log, "/tmp/ducta-strict-XXXXXX");
-    int log_fd = mkostemp(srv.log, O_CLOEXEC);
-    cr_assert(log_fd >= 0, "mkostemp: %s", strerror(errno));
-    int op[2];
-    cr_assert(pipe2(op, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
-    pid_t pid = fork();
-    cr_assert(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        child_setup(op[1], log_fd);
-        execv(bin, argv);
-        dprintf(2, "exec %s: %s\n", bin, strerror(errno));
-        _exit(127);
-    }
-    close(op[1]);
-    close(log_fd);
-    srv.pid = pid;
-    srv.out_fd = op[0];
-
-    char line[512];
-    size_t len = 0;
-    int64_t deadline = now_ms() + START_TIMEOUT_MS;
-    while (!memchr(line, '\n', len)) {
-        int64_t left = deadline - now_ms();
-        cr_assert(left > 0, "no listening line from %s within %d ms; its "
-                  "stderr:\n%s", bin, START_TIMEOUT_MS, server_log());
-        struct pollfd pf = {.fd = srv.out_fd, .events = POLLIN};
-        if (poll(&pf, 1, (int)left) <= 0)
-            continue;
-        ssize_t k = read(srv.out_fd, line + len, sizeof line - 1 - len);
-        cr_assert(k > 0, "%s exited before listening; its stderr:\n%s", bin,
-                  server_log());
-        len += (size_t)k;
-        cr_assert(len < sizeof line - 1, "listening line too long");
-    }
-    line[len] = 0;
-    static const char prefix[] = "ducta " DUCTA_VERSION " listening on "
-                                 "http://127.0.0.1:";
-    cr_assert(strncmp(line, prefix, sizeof prefix - 1) == 0,
-              "unexpected first line from the server: '%s'", line);
-    char *end;
-    long port = strtol(line + sizeof prefix - 1, &end, 10);
-    cr_assert(port > 0 && port < 65536 && (*end == ' ' || *end == '\n'),
-              "no port in the listening line '%s'", line);
-    srv.port = (int)port;
-}
-
-static void server_start(void)
-{
-    server_start_with(NULL);
-}
-
-/* SIGTERM; the process must exit 0 within STOP_TIMEOUT_MS with nothing
- * from a sanitizer on its stderr. */
-static void server_stop(void)
-{
-    cr_assert(srv.pid > 0, "server not running");
-    cr_assert(kill(srv.pid, SIGTERM) == 0, "kill: %s", strerror(errno));
-    srv.term_at = now_ms();
-    int status = 0;
-    pid_t r;
-    while ((r = waitpid(srv.pid, &status, WNOHANG)) == 0 &&
-           now_ms() - srv.term_at < STOP_TIMEOUT_MS)
-        sleep_ms(5);
-    if (r == 0) {
-        kill(srv.pid, SIGKILL);
-        waitpid(srv.pid, NULL, 0);
-        srv.pid = 0;
-        cr_assert_fail("server still running %d ms after SIGTERM; its "
-                       "stderr:\n%s", STOP_TIMEOUT_MS, server_log());
-    }
-    cr_assert(r == srv.pid, "waitpid: %s", strerror(errno));
-    srv.pid = 0;
-    const char *log = server_log();
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-              "server did not exit 0 after SIGTERM (%s %d); its stderr:\n%s",
-              WIFEXITED(status) ? "exit" : "signal",
-              WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-              log);
-    cr_assert(!strstr(log, "Sanitizer") && !strstr(log, "runtime error"),
-              "sanitizer report from the server:\n%s", log);
-}
 
 /* Criterion runs this after every test, passed or failed. */
 static void teardown(void)
 {
-    if (srv.pid > 0) {
-        kill(srv.pid, SIGKILL);
-        waitpid(srv.pid, NULL, 0);
-    }
-    if (srv.out_fd > 0)
-        close(srv.out_fd);
-    if (srv.log[0])
-        unlink(srv.log);
-    srv = (struct server){0};
+    harness_teardown();
     for (size_t i = 0; i < sizeof tmp_files / sizeof tmp_files[0]; i++) {
         if (tmp_files[i][0])
             unlink(tmp_files[i]);
@@ -235,312 +61,8 @@ static void teardown(void)
 
 #define ST(name) Test(strict, name, .fini = teardown, .timeout = 60)
 
-/* ---- sockets ------------------------------------------------------------ */
-
-static int connect_server(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert(fd >= 0, "socket: %s", strerror(errno));
-    struct timeval tv = {IO_TIMEOUT_MS / 1000, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)srv.port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0,
-              "connect to 127.0.0.1:%d: %s", srv.port, strerror(errno));
-    return fd;
-}
-
-static void send_bytes(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        cr_assert(n > 0, "send: %s", strerror(errno));
-        p += n;
-        len -= (size_t)n;
-    }
-}
-
-static void send_str(int fd, const char *s)
-{
-    send_bytes(fd, s, strlen(s));
-}
-
-/* In pieces of `piece` bytes, one send each (TCP_NODELAY is on), with a
- * pause between them so that the server reads them one by one. */
-static void send_slowly(int fd, const void *data, size_t len, size_t piece,
-                        int pause_ms)
-{
-    const char *p = data;
-    while (len) {
-        size_t n = len < piece ? len : piece;
-        send_bytes(fd, p, n);
-        p += n;
-        len -= n;
-        if (len && pause_ms)
-            sleep_ms(pause_ms);
-    }
-}
-
-/* ---- responses ---------------------------------------------------------- */
-
-/* One parsed response. The head keeps its CRLFs; body is a copy. */
-struct resp {
-    int status;
-    char head[4096];
-    size_t head_len;
-    char body[70000];
-    size_t body_len;
-    long content_length;
-};
-
-/* A header's value (trimmed) into val; NULL when absent. */
-static const char *hdr(const struct resp *rp, const char *name, char *val,
-                       size_t cap)
-{
-    size_t n = strlen(name);
-    const char *p = strstr(rp->head, "\r\n");
-    while (p && p[2] && !(p[2] == '\r' && p[3] == '\n')) {
-        const char *line = p + 2;
-        const char *eol = strstr(line, "\r\n");
-        if (!eol)
-            break;
-        if ((size_t)(eol - line) > n && line[n] == ':' &&
-            strncasecmp(line, name, n) == 0) {
-            const char *v = line + n + 1;
-            while (v < eol && (*v == ' ' || *v == '\t'))
-                v++;
-            const char *e = eol;
-            while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            snprintf(val, cap, "%.*s", (int)(e - v), v);
-            return val;
-        }
-        p = eol;
-    }
-    return NULL;
-}
-
-/* Parse one response at buf[0..len): bytes it takes (> 0), 0 if more are
- * needed, -1 if it is not a well-formed ducta response ("HTTP/1.1 NNN "
- * and a Content-Length; a 1xx has neither, so it is -1 here too). */
-static long parse_resp(const char *buf, size_t len, struct resp *out)
-{
-    const char *end = memmem(buf, len, "\r\n\r\n", 4);
-    if (!end)
-        return len >= sizeof out->head ? -1 : 0;
-    size_t head_len = (size_t)(end - buf) + 4;
-    if (head_len >= sizeof out->head)
-        return -1;
-    memcpy(out->head, buf, head_len);
-    out->head[head_len] = 0;
-    out->head_len = head_len;
-    if (strncmp(out->head, "HTTP/1.1 ", 9) != 0 ||
-        !isdigit((unsigned char)out->head[9]) ||
-        !isdigit((unsigned char)out->head[10]) ||
-        !isdigit((unsigned char)out->head[11]) || out->head[12] != ' ')
-        return -1;
-    out->status = atoi(out->head + 9);
-    char v[64];
-    if (!hdr(out, "Content-Length", v, sizeof v) || !*v ||
-        strspn(v, "0123456789") != strlen(v))
-        return -1;
-    out->content_length = atol(v);
-    size_t body = (size_t)out->content_length;
-    if (body >= sizeof out->body)
-        return -1;
-    if (len - head_len < body)
-        return 0;
-    memcpy(out->body, buf + head_len, body);
-    out->body[body] = 0;
-    out->body_len = body;
-    return (long)(head_len + body);
-}
-
-/* Buffered reading of responses from one connection. Readers live in a
- * static pool (a failed assertion leaves the test early; nothing leaks). */
-struct reader {
-    int fd;
-    size_t len;
-    int err;  /* errno of the failure that ended reading, or 0 */
-    char buf[140000];
-};
-
-static struct reader reader_pool[2];
 static struct resp resp_pool[2];
 
-static struct reader *reader_for(int fd, int slot)
-{
-    struct reader *r = &reader_pool[slot];
-    r->fd = fd;
-    r->len = 0;
-    r->err = 0;
-    return r;
-}
-
-enum {
-    RD_OK = 1,        /* a complete response */
-    RD_CLOSED = 0,    /* EOF or reset before any byte of a response */
-    RD_PARTIAL = -1,  /* EOF or reset in the middle of a response */
-    RD_BAD = -2,      /* bytes that are not a response */
-    RD_TIMEOUT = -3,  /* nothing for IO_TIMEOUT_MS */
-};
-
-static const char *r_name(int rc)
-{
-    switch (rc) {
-    case RD_OK: return "a response";
-    case RD_CLOSED: return "a close";
-    case RD_PARTIAL: return "a response cut short";
-    case RD_BAD: return "garbage";
-    case RD_TIMEOUT: return "a timeout";
-    default: return "?";
-    }
-}
-
-/* recv into the reader: > 0 bytes, 0 EOF, -1 error (r->err). */
-static ssize_t fill(struct reader *r)
-{
-    for (;;) {
-        ssize_t k = recv(r->fd, r->buf + r->len, sizeof r->buf - r->len, 0);
-        if (k > 0) {
-            r->len += (size_t)k;
-            return k;
-        }
-        if (k < 0 && errno == EINTR)
-            continue;
-        r->err = k == 0 ? 0 : errno;
-        return k < 0 ? -1 : 0;
-    }
-}
-
-static int read_response(struct reader *r, struct resp *out)
-{
-    for (;;) {
-        long n = parse_resp(r->buf, r->len, out);
-        if (n < 0)
-            return RD_BAD;
-        if (n > 0) {
-            r->len -= (size_t)n;
-            memmove(r->buf, r->buf + n, r->len);
-            return RD_OK;
-        }
-        if (r->len == sizeof r->buf)
-            return RD_BAD;
-        ssize_t k = fill(r);
-        if (k > 0)
-            continue;
-        if (k < 0 && (r->err == EAGAIN || r->err == EWOULDBLOCK))
-            return RD_TIMEOUT;
-        return r->len == 0 ? RD_CLOSED : RD_PARTIAL;
-    }
-}
-
-/* Exactly n raw bytes (for an interim 1xx response, which has no
- * Content-Length); 1 when they came, else 0 with what came in r->buf. */
-static int read_exactly(struct reader *r, size_t n)
-{
-    while (r->len < n)
-        if (fill(r) <= 0)
-            return 0;
-    return 1;
-}
-
-static void consume(struct reader *r, size_t n)
-{
-    r->len -= n;
-    memmove(r->buf, r->buf + n, r->len);
-}
-
-/* After a response that announced Connection: close: 1 if the server then
- * closes cleanly (recv returns 0, no more bytes), 0 if more bytes come,
- * -1 on a reset (or another error), -2 if nothing happens. */
-static int read_eof(struct reader *r)
-{
-    if (r->len)
-        return 0;
-    char c;
-    for (;;) {
-        ssize_t k = recv(r->fd, &c, 1, 0);
-        if (k == 0)
-            return 1;
-        if (k > 0)
-            return 0;
-        if (errno == EINTR)
-            continue;
-        r->err = errno;
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -2 : -1;
-    }
-}
-
-static const char *eof_name(int e)
-{
-    return e == 1 ? "EOF" : e == 0 ? "more bytes (a second response?)"
-         : e == -1 ? "a reset/error" : "a timeout";
-}
-
-/* Nothing more arrives within ms (the connection is open and quiet). */
-static int quiet_for(struct reader *r, int ms)
-{
-    if (r->len)
-        return 0;
-    struct pollfd pf = {.fd = r->fd, .events = POLLIN};
-    return poll(&pf, 1, ms) == 0;
-}
-
-static void expect_response(struct reader *r, struct resp *rp,
-                            const char *what)
-{
-    int rc = read_response(r, rp);
-    cr_assert(rc == RD_OK, "%s: expected a response, got %s (%s); buffered: "
-              "'%.*s'", what, r_name(rc), r->err ? strerror(r->err) : "-",
-              (int)(r->len > 300 ? 300 : r->len), r->buf);
-}
-
-static int has_conn_close(const struct resp *rp)
-{
-    char v[64];
-    return hdr(rp, "Connection", v, sizeof v) && !strcasecmp(v, "close");
-}
-
-static int media_type_is(const struct resp *rp, const char *type)
-{
-    char v[128];
-    if (!hdr(rp, "Content-Type", v, sizeof v))
-        return 0;
-    size_t n = strlen(type);
-    return strncasecmp(v, type, n) == 0 && (v[n] == 0 || v[n] == ';');
-}
-
-static void check_plain(const struct resp *rp, const char *what)
-{
-    cr_assert(rp->status == 200, "%s: status %d, want 200:\n%s", what,
-              rp->status, rp->head);
-    cr_assert(media_type_is(rp, "text/plain"),
-              "%s: Content-Type is not text/plain:\n%s", what, rp->head);
-    cr_assert(rp->body_len == strlen(PLAIN_BODY) &&
-              !memcmp(rp->body, PLAIN_BODY, rp->body_len),
-              "%s: body '%.*s', want '" PLAIN_BODY "'", what,
-              (int)rp->body_len, rp->body);
-}
-
-static void check_json(const struct resp *rp, const char *what)
-{
-    cr_assert(rp->status == 200, "%s: status %d, want 200:\n%s", what,
-              rp->status, rp->head);
-    cr_assert(rp->body_len == strlen(JSON_BODY) &&
-              !memcmp(rp->body, JSON_BODY, rp->body_len),
-              "%s: body '%.*s', want '%s'", what, (int)rp->body_len,
-              rp->body, JSON_BODY);
-}
-
-/* 200, application/octet-stream, and exactly these bytes. */
 static void check_echo(const struct resp *rp, const void *want, size_t n,
                        const char *what)
 {
@@ -565,12 +87,12 @@ static void check_echo(const struct resp *rp, const void *want, size_t n,
 static void still_serving(const char *after)
 {
     int fd = connect_server();
-    struct reader *r = reader_for(fd, 1);
+    struct reader *r = reader_in(1, fd);
     struct resp *rp = &resp_pool[1];
     send_str(fd, "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     char what[300];
     snprintf(what, sizeof what, "fresh connection after [%.200s]", after);
-    expect_response(r, rp, what);
+    expect_response(r, rp, 0, what);
     check_plain(rp, what);
     close(fd);
 }
@@ -605,10 +127,10 @@ static void reject(const char *req, size_t len, int status)
     char what[440];
     snprintf(what, sizeof what, "[%s]", shown(req, len));
     int fd = connect_server();
-    struct reader *r = reader_for(fd, 0);
+    struct reader *r = reader_in(0, fd);
     struct resp *rp = &resp_pool[0];
     send_bytes(fd, req, len);
-    expect_response(r, rp, what);
+    expect_response(r, rp, 0, what);
     cr_assert(rp->status == status, "%s: status %d, want %d:\n%s", what,
               rp->status, status, rp->head);
     cr_assert(has_conn_close(rp), "%s: no Connection: close:\n%s", what,
@@ -635,9 +157,9 @@ static struct resp *exchange(const char *req, size_t len)
     char what[440];
     snprintf(what, sizeof what, "[%s]", shown(req, len));
     int fd = connect_server();
-    struct reader *r = reader_for(fd, 0);
+    struct reader *r = reader_in(0, fd);
     send_bytes(fd, req, len);
-    expect_response(r, &resp_pool[0], what);
+    expect_response(r, &resp_pool[0], 0, what);
     close(fd);
     return &resp_pool[0];
 }
@@ -694,16 +216,16 @@ ST(request_line_asterisk_form)
 {
     server_start();
     int fd = connect_server();
-    struct reader *r = reader_for(fd, 0);
+    struct reader *r = reader_in(0, fd);
     struct resp *rp = &resp_pool[0];
     send_str(fd, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
-    expect_response(r, rp, "OPTIONS *");
+    expect_response(r, rp, 0, "OPTIONS *");
     cr_assert(rp->status == 200 && rp->content_length == 0 &&
               !has_conn_close(rp), "OPTIONS *: want 200, empty, kept "
               "open:\n%s", rp->head);
     /* the connection is still usable */
     send_str(fd, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
-    expect_response(r, rp, "GET after OPTIONS *");
+    expect_response(r, rp, 0, "GET after OPTIONS *");
     check_plain(rp, "GET after OPTIONS *");
     close(fd);
 
@@ -754,7 +276,7 @@ ST(request_line_later_minor_version_is_1_1)
 {
     server_start();
     int fd = connect_server();
-    struct reader *r = reader_for(fd, 0);
+    struct reader *r = reader_in(0, fd);
     struct resp *rp = &resp_pool[0];
     for (char m = '2'; m <= '9'; m++) {
         char req[80], what[32];
@@ -762,7 +284,7 @@ ST(request_line_later_minor_version_is_1_1)
                  m);
         snprintf(what, sizeof what, "GET HTTP/1.%c", m);
         send_str(fd, req);
-        expect_response(r, rp, what);
+        expect_response(r, rp, 0, what);
         check_plain(rp, what);
         cr_assert(!has_conn_close(rp), "%s: closed:\n%s", what, rp->head);
     }
@@ -1035,27 +557,27 @@ ST(chunked_byte_by_byte)
         "3;ext=1\r\nabc\r\n10\r\n0123456789ABCDEF\r\n1\r\n\n\r\n"
         "0\r\nX-T: 1\r\n\r\n";
     int fd = connect_server();
-    struct reader *r = reader_for(fd, 0);
+    struct reader *r = reader_in(0, fd);
     struct resp *rp = &resp_pool[0];
     send_slowly(fd, req, sizeof req - 1, 1, 1);
-    expect_response(r, rp, "chunked request one byte per write");
+    expect_response(r, rp, 0, "chunked request one byte per write");
     check_echo(rp, "abc0123456789ABCDEF\n", 20,
                "chunked request one byte per write");
     cr_assert(!has_conn_close(rp), "kept alive:\n%s", rp->head);
     send_str(fd, "GET /json HTTP/1.1\r\nHost: x\r\n\r\n");
-    expect_response(r, rp, "GET after the slow chunked POST");
+    expect_response(r, rp, 0, "GET after the slow chunked POST");
     check_json(rp, "GET after the slow chunked POST");
     close(fd);
 
     /* head in one write, then the chunked body in 3-byte pieces */
     fd = connect_server();
-    r = reader_for(fd, 0);
+    r = reader_in(0, fd);
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
                  "Transfer-Encoding: chunked\r\n\r\n");
     static const char body[] = "1a\r\nabcdefghijklmnopqrstuvwxyz\r\n"
                                "2\r\n!!\r\n0\r\n\r\n";
     send_slowly(fd, body, sizeof body - 1, 3, 2);
-    expect_response(r, rp, "chunked body in 3-byte pieces");
+    expect_response(r, rp, 0, "chunked body in 3-byte pieces");
     check_echo(rp, "abcdefghijklmnopqrstuvwxyz!!", 28,
                "chunked body in 3-byte pieces");
     close(fd);
@@ -1109,19 +631,19 @@ ST(chunked_trailers)
 {
     server_start();
     int fd = connect_server();
-    struct reader *r = reader_for(fd, 0);
+    struct reader *r = reader_in(0, fd);
     struct resp *rp = &resp_pool[0];
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
                  "Transfer-Encoding: chunked\r\n\r\n"
                  "4\r\nbody\r\n0\r\nX-Trailer: yes\r\n"
                  "Expires: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n");
-    expect_response(r, rp, "trailers");
+    expect_response(r, rp, 0, "trailers");
     check_echo(rp, "body", 4, "trailers");
     char v[64];
     cr_assert(!hdr(rp, "X-Trailer", v, sizeof v), "trailer echoed:\n%s",
               rp->head);
     send_str(fd, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
-    expect_response(r, rp, "GET after trailers");
+    expect_response(r, rp, 0, "GET after trailers");
     check_plain(rp, "GET after trailers");
     close(fd);
     server_stop();
@@ -1134,7 +656,7 @@ ST(chunked_pipelined)
 {
     server_start();
     int fd = connect_server();
-    struct reader *r = reader_for(fd, 0);
+    struct reader *r = reader_in(0, fd);
     struct resp *rp = &resp_pool[0];
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
                  "Transfer-Encoding: chunked\r\n\r\n"
@@ -1143,11 +665,11 @@ ST(chunked_pipelined)
                  "POST /echo HTTP/1.1\r\nHost: x\r\n"
                  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                  "2\r\nok\r\n0\r\n\r\n");
-    expect_response(r, rp, "pipelined 1: chunked POST");
+    expect_response(r, rp, 0, "pipelined 1: chunked POST");
     check_echo(rp, "pipe-1 GET", 10, "pipelined 1: chunked POST");
-    expect_response(r, rp, "pipelined 2: GET /json");
+    expect_response(r, rp, 0, "pipelined 2: GET /json");
     check_json(rp, "pipelined 2: GET /json");
-    expect_response(r, rp, "pipelined 3: chunked POST, close");
+    expect_response(r, rp, 0, "pipelined 3: chunked POST, close");
     check_echo(rp, "ok", 2, "pipelined 3: chunked POST, close");
     cr_assert(has_conn_close(rp), "Connection: close asked:\n%s", rp->head);
     int e = read_eof(r);
@@ -1158,19 +680,19 @@ ST(chunked_pipelined)
     /* a GET and the first part of a chunked POST in one write, the rest
      * of the POST later: the partial body survives the GET's answer */
     fd = connect_server();
-    r = reader_for(fd, 0);
+    r = reader_in(0, fd);
     send_str(fd, "GET /json HTTP/1.1\r\nHost: x\r\n\r\n"
                  "POST /echo HTTP/1.1\r\nHost: x\r\n"
                  "Transfer-Encoding: chunked\r\n\r\n5\r\nhel");
-    expect_response(r, rp, "GET before a partial chunked POST");
+    expect_response(r, rp, 0, "GET before a partial chunked POST");
     check_json(rp, "GET before a partial chunked POST");
     cr_assert(quiet_for(r, 50), "an answer to the incomplete POST");
     send_str(fd, "lo\r\n3\r\n, w\r");
     sleep_ms(20);
     send_str(fd, "\n0\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
-    expect_response(r, rp, "the chunked POST completed later");
+    expect_response(r, rp, 0, "the chunked POST completed later");
     check_echo(rp, "hello, w", 8, "the chunked POST completed later");
-    expect_response(r, rp, "GET after it");
+    expect_response(r, rp, 0, "GET after it");
     check_plain(rp, "GET after it");
     close(fd);
     server_stop();
@@ -1256,7 +778,7 @@ ST(content_length_bodies)
 
     /* body split over writes: head, then 1, 4 and the rest */
     int fd = connect_server();
-    struct reader *r = reader_for(fd, 0);
+    struct reader *r = reader_in(0, fd);
     rp = &resp_pool[0];
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 26\r\n"
                  "\r\n");
@@ -1267,14 +789,14 @@ ST(content_length_bodies)
     cr_assert(quiet_for(r, 50), "a response before the body was complete");
     sleep_ms(20);
     send_str(fd, "fghijklmnopqrstuvwxyz");
-    expect_response(r, rp, "body over four writes");
+    expect_response(r, rp, 0, "body over four writes");
     check_echo(rp, "abcdefghijklmnopqrstuvwxyz", 26, "body over four writes");
 
     /* the whole request a byte at a time, on the same connection */
     static const char slow[] = "POST /echo HTTP/1.1\r\nHost: x\r\n"
                                "Content-Length: 9\r\n\r\nslow body";
     send_slowly(fd, slow, sizeof slow - 1, 1, 1);
-    expect_response(r, rp, "request a byte at a time");
+    expect_response(r, rp, 0, "request a byte at a time");
     check_echo(rp, "slow body", 9, "request a byte at a time");
 
     /* pipelined: a request that looks like a request inside the body is
@@ -1282,9 +804,9 @@ ST(content_length_bodies)
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 31\r\n\r\n"
                  SMUGGLED "GET /plaintext HTTP/1.1\r\nHost: x\r\n"
                  "Connection: close\r\n\r\n");
-    expect_response(r, rp, "pipelined POST");
+    expect_response(r, rp, 0, "pipelined POST");
     check_echo(rp, SMUGGLED, 31, "pipelined POST");
-    expect_response(r, rp, "GET after the pipelined POST");
+    expect_response(r, rp, 0, "GET after the pipelined POST");
     check_plain(rp, "GET after the pipelined POST");
     cr_assert(has_conn_close(rp), "Connection: close asked:\n%s", rp->head);
     int e = read_eof(r);
@@ -1301,11 +823,11 @@ ST(content_length_over_limit_413_before_body)
 {
     server_start();
     int fd = connect_server();
-    struct reader *r = reader_for(fd, 0);
+    struct reader *r = reader_in(0, fd);
     struct resp *rp = &resp_pool[0];
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n"
                  "\r\n");
-    expect_response(r, rp, "Content-Length 65537, no body sent");
+    expect_response(r, rp, 0, "Content-Length 65537, no body sent");
     cr_assert(rp->status == 413 && has_conn_close(rp),
               "want 413 with Connection: close:\n%s", rp->head);
     int e = read_eof(r);
@@ -1317,7 +839,7 @@ ST(content_length_over_limit_413_before_body)
      * the 413 is on its way, must still read the 413 and then EOF — the
      * server drains (lingers) instead of closing into a reset. */
     fd = connect_server();
-    r = reader_for(fd, 0);
+    r = reader_in(0, fd);
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
                  "Content-Length: 70000\r\n"
                  "\r\n");
@@ -1329,7 +851,7 @@ ST(content_length_over_limit_413_before_body)
     memset(late, 'z', sizeof late);
     send_bytes(fd, late, sizeof late);
     sleep_ms(50);
-    expect_response(r, rp, "413, body sent late");
+    expect_response(r, rp, 0, "413, body sent late");
     cr_assert(rp->status == 413 && has_conn_close(rp),
               "want 413 with Connection: close:\n%s", rp->head);
     e = read_eof(r);
@@ -1384,13 +906,13 @@ ST(expect_100_continue)
 {
     server_start();
     int fd = connect_server();
-    struct reader *r = reader_for(fd, 0);
+    struct reader *r = reader_in(0, fd);
     struct resp *rp = &resp_pool[0];
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n"
                  "Expect: 100-continue\r\n\r\n");
     expect_100(r, "Expect with Content-Length");
     send_str(fd, "continued!!!");
-    expect_response(r, rp, "after the 100");
+    expect_response(r, rp, 0, "after the 100");
     check_echo(rp, "continued!!!", 12, "after the 100");
     /* keep-alive: a second one on the same connection gets its own 100 */
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
@@ -1400,7 +922,7 @@ ST(expect_100_continue)
     send_str(fd, "4\r\nmore\r\n");
     cr_assert(quiet_for(r, 50), "a response before the last chunk");
     send_str(fd, "0\r\n\r\n");
-    expect_response(r, rp, "chunked after the 100");
+    expect_response(r, rp, 0, "chunked after the 100");
     check_echo(rp, "more", 4, "chunked after the 100");
     close(fd);
     server_stop();
@@ -1450,10 +972,10 @@ ST(connection_close_in_any_line_closes)
     for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
         const char *what = shown(reqs[i], strlen(reqs[i]));
         int fd = connect_server();
-        struct reader *r = reader_for(fd, 0);
+        struct reader *r = reader_in(0, fd);
         struct resp *rp = &resp_pool[0];
         send_str(fd, reqs[i]);
-        expect_response(r, rp, what);
+        expect_response(r, rp, 0, what);
         check_plain(rp, what);
         cr_assert(has_conn_close(rp), "%s: no Connection: close:\n%s", what,
                   rp->head);
@@ -1472,14 +994,14 @@ ST(expect_over_limit_413_no_100)
 {
     server_start_with((const char *const[]){"--max-body", "100", NULL});
     int fd = connect_server();
-    struct reader *r = reader_for(fd, 0);
+    struct reader *r = reader_in(0, fd);
     struct resp *rp = &resp_pool[0];
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n"
                  "Expect: 100-continue\r\n\r\n");
     cr_assert(read_exactly(r, 12), "no response to an over-limit Expect");
     cr_assert(memcmp(r->buf, "HTTP/1.1 413", 12) == 0,
               "want the 413 first, got '%.*s'", (int)r->len, r->buf);
-    expect_response(r, rp, "413 for Expect over the limit");
+    expect_response(r, rp, 0, "413 for Expect over the limit");
     cr_assert(rp->status == 413 && has_conn_close(rp),
               "want 413 with Connection: close:\n%s", rp->head);
     int e = read_eof(r);
