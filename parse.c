@@ -931,18 +931,22 @@ static int valid_host(ducta_slice v)
             return 0;
         p++;
     } else {
-        while (end - p >= 4 && IS(p[0], C_HOST) & IS(p[1], C_HOST) &
-                                   IS(p[2], C_HOST) & IS(p[3], C_HOST))
-            p += 4;
+        while (end - p >= 8 && IS(p[0], C_HOST) & IS(p[1], C_HOST) &
+                                   IS(p[2], C_HOST) & IS(p[3], C_HOST) &
+                                   IS(p[4], C_HOST) & IS(p[5], C_HOST) &
+                                   IS(p[6], C_HOST) & IS(p[7], C_HOST))
+            p += 8;
         while (p < end && IS(*p, C_HOST))
             p++;
     }
     if (p < end && *p++ != ':')
         return 0;
+    /* the port: no branch per digit (a port is a few digits, any count
+     * of which the loop would otherwise have to predict) */
+    unsigned bad = 0;
     for (; p < end; p++)
-        if (*p < '0' || *p > '9')
-            return 0;
-    return 1;
+        bad |= (unsigned)(unsigned char)(*p - '0') > 9;
+    return !bad;
 }
 
 /* Is this an absolute-form target (RFC 9112 §3.2.2)? If so, point path at
@@ -1078,8 +1082,9 @@ __attribute__((noinline)) static ssize_t note_field(struct framing *f,
                                                     ducta_slice value)
 {
     int rc;
-    switch (name.len) {
-    case 4:
+    /* tested in the order requests carry them, not by a jump on the
+     * length: Host and Connection are on nearly every request */
+    if (name.len == 4) {
         if (NAME_IS(name, "host")) {
             /* §3.2: exactly one Host, and a valid one */
             if (++f->hosts > 1 || !valid_host(value))
@@ -1087,30 +1092,25 @@ __attribute__((noinline)) static ssize_t note_field(struct framing *f,
             if (!req->authority.len)
                 req->authority = value;
         }
-        break;
-    case 6:
-        if (NAME_IS(name, "expect"))
-            expectations(f, value);
-        break;
-    case 10:
+    } else if (name.len == 10) {
         if (NAME_IS(name, "connection"))
             connection_options(f, value);
-        break;
-    case 14:
+    } else if (name.len == 14) {
         if (NAME_IS(name, "content-length")) {
             /* repeated, equal or not, is how smuggling starts (§6.3) */
             if (++f->lengths > 1 ||
                 parse_content_length(value, &req->content_length))
                 return -400;
         }
-        break;
-    case 17:
+    } else if (name.len == 17) {
         if (NAME_IS(name, "transfer-encoding")) {
             f->te = 1;
             if ((rc = transfer_coding(value, &f->chunked)) != 0)
                 return rc;
         }
-        break;
+    } else if (name.len == 6) {
+        if (NAME_IS(name, "expect"))
+            expectations(f, value);
     }
     return 0;
 }
@@ -1413,16 +1413,22 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
                 return -400;
         return incomplete(lim, ps, buf, len, 0);
     }
-    if (memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[8] != '\r' ||
-        v[9] != '\n' || v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9')
-        return -400;
-    /* RFC 9110 §2.5: a later minor version of a major version we implement
-     * is read as the highest minor we implement, 1.1; another major
-     * version (the HTTP/2 preface "PRI * HTTP/2.0" too) is a 505
-     * (§15.6.6) */
-    if (v[5] != '1')
-        return -505;
-    req->minor_version = v[7] != '0';
+    /* "HTTP/1.1\r\n", what nearly every client sends: two word compares */
+    if (word8(v) == word8(proto) && v[8] == '\r' && v[9] == '\n') {
+        req->minor_version = 1;
+    } else {
+        if (memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[8] != '\r' ||
+            v[9] != '\n' || v[5] < '0' || v[5] > '9' || v[7] < '0' ||
+            v[7] > '9')
+            return -400;
+        /* RFC 9110 §2.5: a later minor version of a major version we
+         * implement is read as the highest minor we implement, 1.1;
+         * another major version (the HTTP/2 preface "PRI * HTTP/2.0" too)
+         * is a 505 (§15.6.6) */
+        if (v[5] != '1')
+            return -505;
+        req->minor_version = v[7] != '0';
+    }
     p += 10;
     if (p > lim->max_request_line)
         return -414;
