@@ -1246,24 +1246,24 @@ static int may_have_ended(const char *buf, size_t from, size_t len)
  * and a load. It takes the field lines that need nothing but slicing: both
  * marks in the window, clean (see struct scanner), within the limits. It
  * starts at c->p with the header slot c->h, takes lines while an LF is
- * before lf_end (the head's length limit) and a slot is before hend, at
- * most FRAMING_BATCH of them. It stops, with c->p the start of the line
+ * before lf_end (the head's length limit) and a slot is before hend. It
+ * stops, with c->p the start of the line
  * after the last it took, and returns
  *   CLEAN_END      at the CRLF that ends the head, c->p after it;
  *   CLEAN_OTHER    at a line that needs more, not begun: the walk restarts
  *                  its iterator there and takes that line itself.
- * The lines whose names may be framing fields it does not stop for: it
- * marks them in c->framing (bit k for the k-th line it took, counted from
- * the last), and the walk gives them to note_field in order before it goes
- * on, so every result is the walk's own, errors in the same order. */
-enum { CLEAN_OTHER, CLEAN_END, FRAMING_BATCH = 64 };
+ * The lines whose names may be framing fields it does not stop for, nor
+ * even mark: the walk looks at the names of the lines it took afterwards,
+ * in order, and gives those to note_field before it goes on, so every
+ * result is the walk's own, errors in the same order. (Marking them here
+ * took one register too many: gcc then kept the mark iterator's mask on
+ * the stack, a store and a load on every line's chain.) */
+enum { CLEAN_OTHER, CLEAN_END };
 /* In and out through one pointer: one register held for the exit, not
  * two (an earlier version took p and req apart, and spilled in the loop). */
 struct cursor {
     size_t p;          /* the start of the next line */
     ducta_header *h;   /* the next header slot */
-    uint64_t framing;  /* out: the lines taken that may be framing fields,
-                        * the last one taken at bit 0 */
 };
 __attribute__((noinline)) static int
 clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
@@ -1271,7 +1271,6 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
 {
     size_t p = c->p;
     ducta_header *h = c->h;
-    uint64_t framing = 0;
     int stop = CLEAN_OTHER;
     /* Few live values, so that none is spilled: the window as a pointer
      * and the offset of its block, one bound for lf (the clean one, the
@@ -1288,8 +1287,6 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
         lf_end = s->clean_end;
     if (lf_end > (s->base + s->n) * BLOCK)
         lf_end = (s->base + s->n) * BLOCK;
-    if (hend - h > FRAMING_BATCH)  /* the bits of c->framing */
-        hend = h + FRAMING_BATCH;
     for (;;) {
         while (!left) {
             left = *++w;
@@ -1320,8 +1317,12 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
         /* OWS: most often one SP before the value and none after it */
         size_t vs = n + 1 + (buf[n + 1] == ' '), ve = lf - 1;
         /* one test for the rest, which is rare (a line ends at its CR,
-         * so neither loop runs past the line) */
-        if (__builtin_expect(IS(buf[vs], C_OWS) | IS(buf[ve - 1], C_OWS), 0)) {
+         * so neither loop runs past the line). It takes every byte up to
+         * SP, not just SP and HTAB, to need no table and so one register
+         * less in this loop: the only other such byte a clean line holds
+         * is its CR, where the loops stop at once (an empty value). */
+        if (__builtin_expect(((unsigned char)buf[vs] <= ' ') |
+                                 ((unsigned char)buf[ve - 1] <= ' '), 0)) {
             while (IS(buf[vs], C_OWS))
                 vs++;
             while (ve > vs && IS(buf[ve - 1], C_OWS))
@@ -1329,12 +1330,10 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
         }
         *h++ = (ducta_header){name, {buf + vs, ve - vs}};
         p = lf + 1;
-        framing = framing << 1 | (uint64_t)maybe_framing(name);
     }
 out:
     c->p = p;
     c->h = h;
-    c->framing = framing;
     return stop;
 }
 
@@ -1451,19 +1450,17 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
     struct framing f = {0};
     for (;;) {
         if (p < len && p / BLOCK - s.base < s.n) {
-            struct cursor c = {p, req->headers + req->nheaders, 0};
+            ducta_header *from = req->headers + req->nheaders;
+            struct cursor c = {p, from};
             int stop = clean_fields(&s, &c, head_max,
                                     req->headers + max_headers);
             p = c.p;
             req->nheaders = (size_t)(c.h - req->headers);
             /* the framing fields among the lines it took, in order */
-            for (uint64_t fr = c.framing; fr;) {
-                int k = 63 - __builtin_clzll(fr);
-                fr ^= 1ull << k;
-                const ducta_header *hd = c.h - 1 - k;
-                if ((rc = note_field(&f, req, hd->name, hd->value)) != 0)
+            for (const ducta_header *hd = from; hd < c.h; hd++)
+                if (maybe_framing(hd->name) &&
+                    (rc = note_field(&f, req, hd->name, hd->value)) != 0)
                     return rc;
-            }
             if (stop == CLEAN_END)
                 break;
         }
