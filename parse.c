@@ -385,16 +385,16 @@ struct level {
  * note_block). It keeps the carries of struct fill exactly as note_block
  * does, so a window it fills reads the same as a vector level's. */
 
-/* The high bit of each byte of x that is below 0x20 or is DEL (0x7F);
- * exact, no false positives: bytes >= 0x80 are never flagged. */
+/* The high bit of the FIRST (lowest) byte of x that is below 0x20 or is
+ * DEL (0x7F), if there is one; bytes >= 0x80 are never flagged. Bytes
+ * above the first may be flagged wrongly (a borrow runs on into them), so
+ * only the lowest set bit means anything: the caller takes just that. A
+ * byte is flagged by "x - 0x20 wraps" or "(x ^ 0x7F) - 1 wraps", with its
+ * own top bit clear; without a borrow from below, each is exact. */
 static inline uint64_t swar_low_or_del(uint64_t x)
 {
-    const uint64_t ones7 = 0x7f7f7f7f7f7f7f7full, high = 0x8080808080808080ull;
-    uint64_t lo = x & ones7;
-    uint64_t ge20 = lo + 0x6060606060606060ull;    /* high bit: lo >= 0x20 */
-    uint64_t del = ((lo ^ ones7) + ones7) | (x ^ ones7); /* high bit clear:
-                                                           * x == 0x7F */
-    return (~(ge20 | x) | ~del) & high;
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    return ((x - 0x20 * ones) | ((x ^ 0x7f * ones) - ones)) & ~x & high;
 }
 
 static inline void scalar_bad(struct fill *f, size_t pos)
