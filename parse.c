@@ -321,9 +321,21 @@ typedef void classify_fn(const char *b, uint64_t *not_tchar, uint64_t *lf,
  * than a block is still copied. That is done after the loop over the full
  * blocks, not in it, and in the same call: a small request is often two
  * full blocks and a partial one. */
+typedef void target_fn(const char *b, size_t from, uint64_t *not_path,
+                       uint64_t *not_query);
+
 static inline __attribute__((always_inline)) size_t
-fill_with(struct scanner *s, size_t block, size_t max, classify_fn *classify)
+fill_with(struct scanner *s, size_t block, size_t max, classify_fn *classify,
+          target_fn *target)
 {
+    /* The target masks of block 0 (see struct level) with its marks, when
+     * it is a full block: the request line starts every head there, so
+     * the walk would ask for them next, through a second call. */
+    if (block == 0 && s->len >= BLOCK) {
+        target(s->buf, 0, &s->target_mask[1], &s->target_mask[0]);
+        s->target_block = 0;
+        s->target_from = 0;
+    }
     struct fill f = fill_begin(s, block * BLOCK);
     uint64_t *win = s->win + (block - s->base);
     const char *src = s->buf + block * BLOCK;
@@ -559,10 +571,6 @@ sse42_classify(const char *b, uint64_t *not_tchar, uint64_t *lf, uint64_t *not_c
     sse_16(V16(b + 48), 48, &t, &l, &nc);
     *not_tchar = t, *lf = l, *not_ctl = nc;
 }
-SSE static size_t sse42_fill(struct scanner *s, size_t block, size_t max)
-{
-    return fill_with(s, block, max, sse42_classify);
-}
 SSE static void sse42_target(const char *b, size_t from, uint64_t *not_path,
                              uint64_t *not_query)
 {
@@ -571,6 +579,10 @@ SSE static void sse42_target(const char *b, size_t from, uint64_t *not_path,
     for (int i = 0; i < BLOCK; i += 16)
         sse_target16(V16(b + i), i, &p, &q);
     *not_path = p, *not_query = q;
+}
+SSE static size_t sse42_fill(struct scanner *s, size_t block, size_t max)
+{
+    return fill_with(s, block, max, sse42_classify, sse42_target);
 }
 
 /* The same again, 32 bytes at a time. */
@@ -618,10 +630,6 @@ avx2_classify(const char *b, uint64_t *not_tchar, uint64_t *lf, uint64_t *not_ct
     avx_32(V32(b + 32), 32, &t, &l, &nc);
     *not_tchar = t, *lf = l, *not_ctl = nc;
 }
-AVX static size_t avx2_fill(struct scanner *s, size_t block, size_t max)
-{
-    return fill_with(s, block, max, avx2_classify);
-}
 AVX static void avx2_target(const char *b, size_t from, uint64_t *not_path,
                             uint64_t *not_query)
 {
@@ -630,6 +638,10 @@ AVX static void avx2_target(const char *b, size_t from, uint64_t *not_path,
     avx_target32(V32(b), 0, &p, &q);
     avx_target32(V32(b + 32), 32, &p, &q);
     *not_path = p, *not_query = q;
+}
+AVX static size_t avx2_fill(struct scanner *s, size_t block, size_t max)
+{
+    return fill_with(s, block, max, avx2_classify, avx2_target);
 }
 #endif
 
