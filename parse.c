@@ -322,9 +322,21 @@ typedef void classify_fn(const char *b, uint64_t *not_tchar, uint64_t *lf,
  * than a block is still copied. That is done after the loop over the full
  * blocks, not in it, and in the same call: a small request is often two
  * full blocks and a partial one. */
+typedef void target_fn(const char *b, size_t from, uint64_t *not_path,
+                       uint64_t *not_query);
+
 static inline __attribute__((always_inline)) size_t
-fill_with(struct scanner *s, size_t block, size_t max, classify_fn *classify)
+fill_with(struct scanner *s, size_t block, size_t max, classify_fn *classify,
+          target_fn *target)
 {
+    /* The target masks of block 0 (see struct level) with its marks, when
+     * it is a full block: the request line starts every head there, so
+     * the walk would ask for them next, through a second call. */
+    if (block == 0 && s->len >= BLOCK) {
+        target(s->buf, 0, &s->target_mask[1], &s->target_mask[0]);
+        s->target_block = 0;
+        s->target_from = 0;
+    }
     struct fill f = fill_begin(s, block * BLOCK);
     uint64_t *win = s->win + (block - s->base);
     const char *src = s->buf + block * BLOCK;
@@ -386,16 +398,16 @@ struct level {
  * note_block). It keeps the carries of struct fill exactly as note_block
  * does, so a window it fills reads the same as a vector level's. */
 
-/* The high bit of each byte of x that is below 0x20 or is DEL (0x7F);
- * exact, no false positives: bytes >= 0x80 are never flagged. */
+/* The high bit of the FIRST (lowest) byte of x that is below 0x20 or is
+ * DEL (0x7F), if there is one; bytes >= 0x80 are never flagged. Bytes
+ * above the first may be flagged wrongly (a borrow runs on into them), so
+ * only the lowest set bit means anything: the caller takes just that. A
+ * byte is flagged by "x - 0x20 wraps" or "(x ^ 0x7F) - 1 wraps", with its
+ * own top bit clear; without a borrow from below, each is exact. */
 static inline uint64_t swar_low_or_del(uint64_t x)
 {
-    const uint64_t ones7 = 0x7f7f7f7f7f7f7f7full, high = 0x8080808080808080ull;
-    uint64_t lo = x & ones7;
-    uint64_t ge20 = lo + 0x6060606060606060ull;    /* high bit: lo >= 0x20 */
-    uint64_t del = ((lo ^ ones7) + ones7) | (x ^ ones7); /* high bit clear:
-                                                           * x == 0x7F */
-    return (~(ge20 | x) | ~del) & high;
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    return ((x - 0x20 * ones) | ((x ^ 0x7f * ones) - ones)) & ~x & high;
 }
 
 static inline void scalar_bad(struct fill *f, size_t pos)
@@ -560,10 +572,6 @@ sse42_classify(const char *b, uint64_t *not_tchar, uint64_t *lf, uint64_t *not_c
     sse_16(V16(b + 48), 48, &t, &l, &nc);
     *not_tchar = t, *lf = l, *not_ctl = nc;
 }
-SSE static size_t sse42_fill(struct scanner *s, size_t block, size_t max)
-{
-    return fill_with(s, block, max, sse42_classify);
-}
 SSE static void sse42_target(const char *b, size_t from, uint64_t *not_path,
                              uint64_t *not_query)
 {
@@ -572,6 +580,10 @@ SSE static void sse42_target(const char *b, size_t from, uint64_t *not_path,
     for (int i = 0; i < BLOCK; i += 16)
         sse_target16(V16(b + i), i, &p, &q);
     *not_path = p, *not_query = q;
+}
+SSE static size_t sse42_fill(struct scanner *s, size_t block, size_t max)
+{
+    return fill_with(s, block, max, sse42_classify, sse42_target);
 }
 
 /* The same again, 32 bytes at a time. */
@@ -619,10 +631,6 @@ avx2_classify(const char *b, uint64_t *not_tchar, uint64_t *lf, uint64_t *not_ct
     avx_32(V32(b + 32), 32, &t, &l, &nc);
     *not_tchar = t, *lf = l, *not_ctl = nc;
 }
-AVX static size_t avx2_fill(struct scanner *s, size_t block, size_t max)
-{
-    return fill_with(s, block, max, avx2_classify);
-}
 AVX static void avx2_target(const char *b, size_t from, uint64_t *not_path,
                             uint64_t *not_query)
 {
@@ -631,6 +639,10 @@ AVX static void avx2_target(const char *b, size_t from, uint64_t *not_path,
     avx_target32(V32(b), 0, &p, &q);
     avx_target32(V32(b + 32), 32, &p, &q);
     *not_path = p, *not_query = q;
+}
+AVX static size_t avx2_fill(struct scanner *s, size_t block, size_t max)
+{
+    return fill_with(s, block, max, avx2_classify, avx2_target);
 }
 #endif
 
@@ -894,10 +906,21 @@ static int transfer_coding(ducta_slice v, int *chunked_seen)
     return any ? 0 : -400;
 }
 
+/* Are the four bytes of x ASCII digits? x - '0' borrows, or x + 0x46
+ * carries into a byte's top bit, at the lowest byte that is not a digit
+ * (neither can come from a digit below it), and a byte >= 0x80 has its top
+ * bit set already: so the result is zero exactly when all four are. */
+static inline int digits4(uint32_t x)
+{
+    return ((x - 0x30303030u) | (x + 0x46464646u) | x) & 0x80808080u ? 0 : 1;
+}
+static inline uint32_t word4(const char *p);
+
 /* Host = uri-host [ ":" port ] (RFC 9112 §3.2, RFC 3986 §3.2.2): a
  * reg-name or IPv4 address, or an IP literal in brackets; port = *DIGIT.
- * Empty is allowed (a target without authority). No userinfo. */
-static int valid_host(ducta_slice v)
+ * Empty is allowed (a target without authority). No userinfo. Inlined:
+ * every request has a Host to check. */
+static inline __attribute__((always_inline)) int valid_host(ducta_slice v)
 {
     const char *p = v.ptr, *end = v.ptr + v.len;
     if (p < end && *p == '[') {
@@ -908,18 +931,27 @@ static int valid_host(ducta_slice v)
             return 0;
         p++;
     } else {
-        while (end - p >= 4 && IS(p[0], C_HOST) & IS(p[1], C_HOST) &
-                                   IS(p[2], C_HOST) & IS(p[3], C_HOST))
-            p += 4;
+        while (end - p >= 8 && IS(p[0], C_HOST) & IS(p[1], C_HOST) &
+                                   IS(p[2], C_HOST) & IS(p[3], C_HOST) &
+                                   IS(p[4], C_HOST) & IS(p[5], C_HOST) &
+                                   IS(p[6], C_HOST) & IS(p[7], C_HOST))
+            p += 8;
         while (p < end && IS(*p, C_HOST))
             p++;
     }
     if (p < end && *p++ != ':')
         return 0;
-    for (; p < end; p++)
-        if (*p < '0' || *p > '9')
+    /* the port: four digits at a time; fewer than four one by one */
+    if (end - p < 4) {
+        for (; p < end; p++)
+            if (*p < '0' || *p > '9')
+                return 0;
+        return 1;
+    }
+    for (; end - p > 4; p += 4)
+        if (!digits4(word4(p)))
             return 0;
-    return 1;
+    return digits4(word4(end - 4));  /* the last four, overlapping */
 }
 
 /* Is this an absolute-form target (RFC 9112 §3.2.2)? If so, point path at
@@ -1055,8 +1087,9 @@ __attribute__((noinline)) static ssize_t note_field(struct framing *f,
                                                     ducta_slice value)
 {
     int rc;
-    switch (name.len) {
-    case 4:
+    /* tested in the order requests carry them, not by a jump on the
+     * length: Host and Connection are on nearly every request */
+    if (name.len == 4) {
         if (NAME_IS(name, "host")) {
             /* §3.2: exactly one Host, and a valid one */
             if (++f->hosts > 1 || !valid_host(value))
@@ -1064,30 +1097,25 @@ __attribute__((noinline)) static ssize_t note_field(struct framing *f,
             if (!req->authority.len)
                 req->authority = value;
         }
-        break;
-    case 6:
-        if (NAME_IS(name, "expect"))
-            expectations(f, value);
-        break;
-    case 10:
+    } else if (name.len == 10) {
         if (NAME_IS(name, "connection"))
             connection_options(f, value);
-        break;
-    case 14:
+    } else if (name.len == 14) {
         if (NAME_IS(name, "content-length")) {
             /* repeated, equal or not, is how smuggling starts (§6.3) */
             if (++f->lengths > 1 ||
                 parse_content_length(value, &req->content_length))
                 return -400;
         }
-        break;
-    case 17:
+    } else if (name.len == 17) {
         if (NAME_IS(name, "transfer-encoding")) {
             f->te = 1;
             if ((rc = transfer_coding(value, &f->chunked)) != 0)
                 return rc;
         }
-        break;
+    } else if (name.len == 6) {
+        if (NAME_IS(name, "expect"))
+            expectations(f, value);
     }
     return 0;
 }
@@ -1223,24 +1251,24 @@ static int may_have_ended(const char *buf, size_t from, size_t len)
  * and a load. It takes the field lines that need nothing but slicing: both
  * marks in the window, clean (see struct scanner), within the limits. It
  * starts at c->p with the header slot c->h, takes lines while an LF is
- * before lf_end (the head's length limit) and a slot is before hend, at
- * most FRAMING_BATCH of them. It stops, with c->p the start of the line
+ * before lf_end (the head's length limit) and a slot is before hend. It
+ * stops, with c->p the start of the line
  * after the last it took, and returns
  *   CLEAN_END      at the CRLF that ends the head, c->p after it;
  *   CLEAN_OTHER    at a line that needs more, not begun: the walk restarts
  *                  its iterator there and takes that line itself.
- * The lines whose names may be framing fields it does not stop for: it
- * marks them in c->framing (bit k for the k-th line it took, counted from
- * the last), and the walk gives them to note_field in order before it goes
- * on, so every result is the walk's own, errors in the same order. */
-enum { CLEAN_OTHER, CLEAN_END, FRAMING_BATCH = 64 };
+ * The lines whose names may be framing fields it does not stop for, nor
+ * even mark: the walk looks at the names of the lines it took afterwards,
+ * in order, and gives those to note_field before it goes on, so every
+ * result is the walk's own, errors in the same order. (Marking them here
+ * took one register too many: gcc then kept the mark iterator's mask on
+ * the stack, a store and a load on every line's chain.) */
+enum { CLEAN_OTHER, CLEAN_END };
 /* In and out through one pointer: one register held for the exit, not
  * two (an earlier version took p and req apart, and spilled in the loop). */
 struct cursor {
     size_t p;          /* the start of the next line */
     ducta_header *h;   /* the next header slot */
-    uint64_t framing;  /* out: the lines taken that may be framing fields,
-                        * the last one taken at bit 0 */
 };
 __attribute__((noinline)) static int
 clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
@@ -1248,7 +1276,6 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
 {
     size_t p = c->p;
     ducta_header *h = c->h;
-    uint64_t framing = 0;
     int stop = CLEAN_OTHER;
     /* Few live values, so that none is spilled: the window as a pointer
      * and the offset of its block, one bound for lf (the clean one, the
@@ -1265,8 +1292,6 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
         lf_end = s->clean_end;
     if (lf_end > (s->base + s->n) * BLOCK)
         lf_end = (s->base + s->n) * BLOCK;
-    if (hend - h > FRAMING_BATCH)  /* the bits of c->framing */
-        hend = h + FRAMING_BATCH;
     for (;;) {
         while (!left) {
             left = *++w;
@@ -1297,8 +1322,12 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
         /* OWS: most often one SP before the value and none after it */
         size_t vs = n + 1 + (buf[n + 1] == ' '), ve = lf - 1;
         /* one test for the rest, which is rare (a line ends at its CR,
-         * so neither loop runs past the line) */
-        if (__builtin_expect(IS(buf[vs], C_OWS) | IS(buf[ve - 1], C_OWS), 0)) {
+         * so neither loop runs past the line). It takes every byte up to
+         * SP, not just SP and HTAB, to need no table and so one register
+         * less in this loop: the only other such byte a clean line holds
+         * is its CR, where the loops stop at once (an empty value). */
+        if (__builtin_expect(((unsigned char)buf[vs] <= ' ') |
+                                 ((unsigned char)buf[ve - 1] <= ' '), 0)) {
             while (IS(buf[vs], C_OWS))
                 vs++;
             while (ve > vs && IS(buf[ve - 1], C_OWS))
@@ -1306,12 +1335,10 @@ clean_fields(const struct scanner *s, struct cursor *c, size_t lf_end,
         }
         *h++ = (ducta_header){name, {buf + vs, ve - vs}};
         p = lf + 1;
-        framing = framing << 1 | (uint64_t)maybe_framing(name);
     }
 out:
     c->p = p;
     c->h = h;
-    c->framing = framing;
     return stop;
 }
 
@@ -1390,16 +1417,22 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
                 return -400;
         return incomplete(lim, ps, buf, len, 0);
     }
-    if (memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[8] != '\r' ||
-        v[9] != '\n' || v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9')
-        return -400;
-    /* RFC 9110 §2.5: a later minor version of a major version we implement
-     * is read as the highest minor we implement, 1.1; another major
-     * version (the HTTP/2 preface "PRI * HTTP/2.0" too) is a 505
-     * (§15.6.6) */
-    if (v[5] != '1')
-        return -505;
-    req->minor_version = v[7] != '0';
+    /* "HTTP/1.1\r\n", what nearly every client sends: two word compares */
+    if (word8(v) == word8(proto) && v[8] == '\r' && v[9] == '\n') {
+        req->minor_version = 1;
+    } else {
+        if (memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[8] != '\r' ||
+            v[9] != '\n' || v[5] < '0' || v[5] > '9' || v[7] < '0' ||
+            v[7] > '9')
+            return -400;
+        /* RFC 9110 §2.5: a later minor version of a major version we
+         * implement is read as the highest minor we implement, 1.1;
+         * another major version (the HTTP/2 preface "PRI * HTTP/2.0" too)
+         * is a 505 (§15.6.6) */
+        if (v[5] != '1')
+            return -505;
+        req->minor_version = v[7] != '0';
+    }
     p += 10;
     if (p > lim->max_request_line)
         return -414;
@@ -1422,19 +1455,17 @@ ssize_t ducta_parse_request(struct ducta_parser *ps,
     struct framing f = {0};
     for (;;) {
         if (p < len && p / BLOCK - s.base < s.n) {
-            struct cursor c = {p, req->headers + req->nheaders, 0};
+            ducta_header *from = req->headers + req->nheaders;
+            struct cursor c = {p, from};
             int stop = clean_fields(&s, &c, head_max,
                                     req->headers + max_headers);
             p = c.p;
             req->nheaders = (size_t)(c.h - req->headers);
             /* the framing fields among the lines it took, in order */
-            for (uint64_t fr = c.framing; fr;) {
-                int k = 63 - __builtin_clzll(fr);
-                fr ^= 1ull << k;
-                const ducta_header *hd = c.h - 1 - k;
-                if ((rc = note_field(&f, req, hd->name, hd->value)) != 0)
+            for (const ducta_header *hd = from; hd < c.h; hd++)
+                if (maybe_framing(hd->name) &&
+                    (rc = note_field(&f, req, hd->name, hd->value)) != 0)
                     return rc;
-            }
             if (stop == CLEAN_END)
                 break;
         }

@@ -489,6 +489,32 @@ Test(parse, host_value_syntax)
     }
 }
 
+/* port = *DIGIT, of any length: each length, with a non-digit (one just
+ * below '0', one just above '9', one >= 0x80) at each place, the place
+ * the parser reads the digits in four at a time included. */
+Test(parse, host_port_digits_at_every_length_and_place)
+{
+    static const char not_digit[] = {'/', ':', '\xb0'};
+    char port[16], r[128];
+    EACH_LEVEL {
+        for (size_t n = 0; n <= 12; n++) {
+            memset(port, '7', n);
+            port[n] = '\0';
+            snprintf(r, sizeof r, "GET / HTTP/1.1\r\nHost: h:%s\r\n\r\n", port);
+            cr_assert_gt(parse(r), 0, "port of %zu digits", n);
+            for (size_t at = 0; at < n; at++)
+                for (size_t k = 0; k < sizeof not_digit; k++) {
+                    memset(port, '7', n);
+                    port[at] = not_digit[k];
+                    snprintf(r, sizeof r,
+                             "GET / HTTP/1.1\r\nHost: h:%s\r\n\r\n", port);
+                    cr_assert_eq(parse(r), -400, "port of %zu, 0x%02x at %zu", n,
+                                 (unsigned char)not_digit[k], at);
+                }
+        }
+    }
+}
+
 Test(parse, trailer_lines_are_field_lines)
 {
     size_t n;
