@@ -743,13 +743,18 @@ static enum ducta_conn_state on_handle(struct ducta_worker *w,
      * source, status or validity (ducta.h). */
     int file_fd = res->file_fd;
     failed = failed || ducta_response_check(res) != 0;
-    struct ducta_response internal_error = own_response(500);
-    const struct ducta_response *out = failed ? &internal_error : res;
-    if (failed)
+    /* built only on failure: a response struct is ~450 bytes to zero */
+    struct ducta_response internal_error;
+    const struct ducta_response *out = res;
+    if (failed) {
+        internal_error = own_response(500);
+        out = &internal_error;
         allow = NULL;
+    }
     if (!req->keep_alive || w->stopping)
         c->after_send = DUCTA_AFTER_SEND_CLOSE;
     if (append_response(w, c, out, allow, head_method) != 0) {
+        internal_error = own_response(500);
         out = &internal_error;
         append_response(w, c, out, NULL, head_method);
     }
