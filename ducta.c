@@ -88,11 +88,13 @@ enum {
     ERR_LEN = 256,             /* a start-up error message */
 };
 
-/* Tokens for the two descriptors in every epoll set that are not
- * connections. A connection's token is (generation << 32) | slot. */
+/* Tokens for the descriptors in every epoll set that are not
+ * connections: the wake-up eventfd and listener i as TOKEN_LISTEN - i. A
+ * connection's token is (generation << 32) | slot, and a slot is always
+ * below TOKEN_LISTEN - DUCTA_MAX_LISTENERS (MAX_MAX_CONNS). */
 enum {
-    TOKEN_LISTEN = DUCTA_NO_SLOT,
-    TOKEN_WAKE = DUCTA_NO_SLOT - 1,
+    TOKEN_WAKE = DUCTA_NO_SLOT,
+    TOKEN_LISTEN = DUCTA_NO_SLOT - 1,
 };
 
 void ducta_config_defaults(struct ducta_config *cfg)
@@ -244,7 +246,8 @@ int ducta_worker_init(struct ducta_worker *w, const struct ducta_config *cfg,
     memset(w, 0, sizeof *w);
     w->id = id;
     w->cfg = cfg;
-    w->listen_fd = -1;
+    for (int i = 0; i < DUCTA_MAX_LISTENERS; i++)
+        w->listen_fd[i] = -1;
     w->date_sec = -1;
     w->epfd = ev_open();
     if (w->epfd < 0)
@@ -265,8 +268,9 @@ int ducta_worker_init(struct ducta_worker *w, const struct ducta_config *cfg,
 void ducta_worker_destroy(struct ducta_worker *w)
 {
     ducta_slab_free(w);
-    if (w->listen_fd >= 0)
-        close(w->listen_fd);
+    for (int i = 0; i < w->nlisten; i++)
+        if (w->listen_fd[i] >= 0)
+            close(w->listen_fd[i]);
     if (w->reserve_fd >= 0)
         close(w->reserve_fd);
     close(w->epfd);
@@ -313,13 +317,13 @@ int ducta_worker_adopt(struct ducta_worker *w, int fd)
  * the reserve gone; the worker then takes it back on a later round
  * (ducta_worker_poll). 1 if a connection was shed, 0 if the backlog was
  * empty after all, -1 if none could be (no reserve, or it was lost). */
-static int shed_one(struct ducta_worker *w)
+static int shed_one(struct ducta_worker *w, int lfd)
 {
     if (w->reserve_fd < 0)
         return -1;
     close(w->reserve_fd);
     w->reserve_fd = -1;
-    int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0) {
         int empty = errno == EAGAIN || errno == EWOULDBLOCK;
         take_reserve(w);
@@ -335,15 +339,15 @@ static int shed_one(struct ducta_worker *w)
     return 1;
 }
 
-/* Accept until the backlog is empty. The listener is edge-triggered: if
- * this stops early with connections still queued, no new edge will come
- * for them, so the worker marks the backlog stalled and retries on every
- * round until it is drained (ducta_worker_poll). */
-static void accept_all(struct ducta_worker *w)
+/* Accept until listener i's backlog is empty. The listener is
+ * edge-triggered: if this stops early with connections still queued, no
+ * new edge will come for them, so the worker marks the backlog stalled and
+ * retries on every round until it is drained (ducta_worker_poll). */
+static void accept_all(struct ducta_worker *w, int i)
 {
-    w->accept_stalled = 0;
+    int lfd = w->listen_fd[i];
     for (;;) {
-        int fd = accept4(w->listen_fd, NULL, NULL,
+        int fd = accept4(lfd, NULL, NULL,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -351,11 +355,13 @@ static void accept_all(struct ducta_worker *w)
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO ||
                 errno == EPERM)
                 continue;  /* that one connection failed */
-            int shed = errno == EMFILE || errno == ENFILE ? shed_one(w) : -1;
+            int shed = errno == EMFILE || errno == ENFILE ? shed_one(w, lfd)
+                                                          : -1;
             if (shed > 0)
                 continue;
             /* out of descriptors without a reserve, or ENOBUFS/ENOMEM */
-            w->accept_stalled = shed < 0;
+            if (shed < 0)
+                w->accept_stalled = 1;
             return;
         }
         /* Responses are coalesced by us, so Nagle only adds delay */
@@ -372,10 +378,11 @@ static void begin_stop(struct ducta_worker *w)
     w->stopping = 1;
     w->accept_stalled = 0;
     ev_unwatch(w->epfd, w->server->wake_fd);
-    if (w->listen_fd >= 0) {
-        close(w->listen_fd);
-        w->listen_fd = -1;
-    }
+    for (int i = 0; i < w->nlisten; i++)
+        if (w->listen_fd[i] >= 0) {
+            close(w->listen_fd[i]);
+            w->listen_fd[i] = -1;
+        }
     for (uint32_t i = 0; i < w->high_water; i++)
         if (w->slab[i].state != DUCTA_CONN_FREE)
             ducta_conn_begin_drain(w, &w->slab[i]);
@@ -394,9 +401,10 @@ int ducta_worker_poll(struct ducta_worker *w, int timeout_ms)
     }
     for (int i = 0; i < n; i++) {
         uint32_t slot = (uint32_t)evs[i].token;
-        if (slot == TOKEN_LISTEN) {
-            if (w->listen_fd >= 0)
-                accept_all(w);
+        if (slot <= TOKEN_LISTEN && slot > TOKEN_LISTEN - (uint32_t)w->nlisten) {
+            int l = (int)(TOKEN_LISTEN - slot);
+            if (w->listen_fd[l] >= 0)
+                accept_all(w, l);
         } else if (slot == TOKEN_WAKE) {
             begin_stop(w);
         } else if (slot < w->high_water) {
@@ -412,8 +420,12 @@ int ducta_worker_poll(struct ducta_worker *w, int timeout_ms)
     /* after this round's closes, descriptors may be free again */
     if (w->reserve_fd < 0)
         take_reserve(w);
-    if (w->accept_stalled && w->listen_fd >= 0)
-        accept_all(w);
+    if (w->accept_stalled) {
+        w->accept_stalled = 0;
+        for (int l = 0; l < w->nlisten; l++)
+            if (w->listen_fd[l] >= 0)
+                accept_all(w, l);
+    }
     return n;
 }
 
@@ -589,12 +601,13 @@ static int setup_worker(struct ducta_server *s, int i)
     s->ready++;  /* initialised: teardown destroys it */
     w->server = s;
     w->files = s->files.root_fd >= 0 ? &s->files : NULL;
-    w->listen_fd = open_listener(s, s->port, 1);
-    if (w->listen_fd < 0)
+    w->listen_fd[0] = open_listener(s, s->port, 1);
+    if (w->listen_fd[0] < 0)
         return -1;
+    w->nlisten = 1;
     if (s->port == 0)
-        s->port = bound_port(w->listen_fd);
-    if (ev_watch_in(w->epfd, w->listen_fd, TOKEN_LISTEN, 1) != 0 ||
+        s->port = bound_port(w->listen_fd[0]);
+    if (ev_watch_in(w->epfd, w->listen_fd[0], TOKEN_LISTEN, 1) != 0 ||
         ev_watch_in(w->epfd, s->wake_fd, TOKEN_WAKE, 0) != 0)
         return startup_error(s, "epoll_ctl: %s", strerror(errno));
     return 0;

@@ -486,10 +486,17 @@ struct ducta_conn {
 };
 
 /* Per worker: everything one thread touches on the request path. */
+/* --bind may be given this many times (each address gets one listener
+ * per worker). */
+enum { DUCTA_MAX_LISTENERS = 8 };
+
 struct ducta_worker {
     int id;
     int epfd;
-    int listen_fd;
+    /* Every worker listens on each --bind address with its own
+     * SO_REUSEPORT socket: listen_fd[0..nlisten), -1 once closed. */
+    int listen_fd[DUCTA_MAX_LISTENERS];
+    int nlisten;
     int reserve_fd;            /* kept open to shed a connection at EMFILE;
                                 * -1 while lost, retaken each round */
     int accept_stalled;        /* the backlog may hold connections that no
